@@ -1,0 +1,248 @@
+"""Load and check the YAML settings of a run.
+
+The config is read once (by the command line) and turned into plain arguments
+for each stage; no stage reads the config itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from referral_propensity.errors import InputValidationError
+
+TABLE_NAMES = ("transactions", "customers", "engagement", "offers")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TableConfig(_Strict):
+    """Where one input table lives and how to read it."""
+
+    path: Path | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    sep: str = ","
+    decimal: str = "."
+    thousands: str | None = None
+    date_format: str | dict[str, str] | None = None
+    encoding: str = "utf-8"
+
+
+class SyntheticConfig(_Strict):
+    """Size and seed of the generated demo shop."""
+
+    n_customers: int = Field(5000, ge=50)
+    start: dt.date = dt.date(2023, 1, 1)
+    end: dt.date = dt.date(2025, 12, 31)
+    seed: int = 0
+
+
+class DataConfig(_Strict):
+    """The input tables: generated, bundled, or files."""
+
+    source: Literal["synthetic", "cdnow", "files"] = "files"
+    synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
+    transactions: TableConfig = Field(default_factory=TableConfig)
+    customers: TableConfig | None = None
+    engagement: TableConfig | None = None
+    offers: TableConfig | None = None
+
+    @model_validator(mode="after")
+    def _files_need_transactions(self) -> DataConfig:
+        if self.source == "files" and self.transactions.path is None:
+            raise ValueError(
+                "data.source is 'files' but data.transactions.path is not set; "
+                "set it or pass --transactions PATH"
+            )
+        return self
+
+
+class FeatureConfig(_Strict):
+    """Windows of the windowed aggregates."""
+
+    windows_days: list[int] = Field(default_factory=lambda: [30, 90, 180, 365])
+
+
+class InactivityConfig(_Strict):
+    """Who counts as inactive, and the lapse stages."""
+
+    no_purchase_days: int = Field(90, ge=1)
+    no_engagement_days: int | None = Field(None, ge=1)
+    lapse_stage_edges_days: list[int] = Field(default_factory=lambda: [180, 365])
+
+
+class SegmentConfig(_Strict):
+    """How segments are found among inactive customers."""
+
+    method: Literal["kmeans", "gmm"] = "kmeans"
+    k_min: int = Field(3, ge=2)
+    k_max: int = Field(7, ge=2)
+    criterion: Literal["silhouette", "bic"] = "silhouette"
+    features: list[str] | None = None
+    order_by: str = "spend_total"
+    max_fit_rows: int = Field(50_000, ge=100)
+
+    @model_validator(mode="after")
+    def _k_range(self) -> SegmentConfig:
+        if self.k_max < self.k_min:
+            raise ValueError(f"segments.k_max {self.k_max} < k_min {self.k_min}")
+        if self.method == "kmeans" and self.criterion == "bic":
+            raise ValueError("segments.criterion 'bic' needs method 'gmm'")
+        return self
+
+
+class LabelConfig(_Strict):
+    """What counts as a positive label."""
+
+    kind: Literal["reactivation"] = "reactivation"
+    horizon_days: int = Field(90, ge=1)
+
+
+class TrainingConfig(_Strict):
+    """Snapshots, model settings and calibration."""
+
+    test_as_of: dt.date | None = None
+    extra_test_as_of: list[dt.date] = Field(default_factory=list)
+    n_snapshots: int = Field(6, ge=2)
+    snapshot_step_days: int = Field(30, ge=1)
+    population: Literal["inactive", "all"] = "inactive"
+    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    early_stopping_rounds: int = Field(50, ge=1)
+    lightgbm: dict[str, Any] = Field(default_factory=dict)
+
+
+class OfferConfig(_Strict):
+    """One offer: its name and its cost per contact."""
+
+    offer: str
+    cost: float = Field(0.0, ge=0)
+
+
+class ScoringConfig(_Strict):
+    """The scoring date and the offer for each segment."""
+
+    as_of: dt.date | None = None
+    default_offer: OfferConfig = Field(
+        default_factory=lambda: OfferConfig(offer="referral_discount", cost=1.0)
+    )
+    offers_by_segment: dict[str, OfferConfig] = Field(default_factory=dict)
+
+
+class Config(_Strict):
+    """All settings of one run."""
+
+    experiment_name: str | None = None
+    tracking_uri: str | None = None
+    model_name: str = "referral-propensity"
+    seed: int = 0
+    output_dir: Path = Path("outputs")
+    data: DataConfig = Field(default_factory=DataConfig)
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    inactivity: InactivityConfig = Field(default_factory=InactivityConfig)
+    segments: SegmentConfig = Field(default_factory=SegmentConfig)
+    label: LabelConfig = Field(default_factory=LabelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+
+    # set by load_config, not by the YAML file
+    source_path: Path | None = Field(None, exclude=True)
+
+    @property
+    def resolved_experiment_name(self) -> str:
+        """Experiment name: the configured one, else the config file's stem."""
+        if self.experiment_name:
+            return self.experiment_name
+        if self.source_path is not None:
+            return self.source_path.stem
+        return "referral-propensity"
+
+
+def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a YAML config and check every key.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file. Relative data paths in it are resolved against the
+        current working folder.
+    overrides : dict, optional
+        Dotted key paths and values applied after reading, for example
+        ``{"data.transactions.path": "x.csv"}``.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    InputValidationError
+        When the file is missing, is not YAML, or a key or value is wrong; the
+        message gives the key path.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputValidationError(f"config file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise InputValidationError(
+            f"config file {path} is not valid YAML: {exc}"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise InputValidationError(f"config file {path} must hold a mapping at the top")
+
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(raw, dotted, value)
+
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise InputValidationError(_describe(exc, path)) from exc
+    return config.model_copy(update={"source_path": path})
+
+
+def flatten_config(config: Config) -> dict[str, str]:
+    """Flatten the config into dotted keys for MLflow params.
+
+    Returns
+    -------
+    dict of str to str
+        For example ``{"label.horizon_days": "90", ...}``.
+    """
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), item)
+        else:
+            flat[prefix] = "" if value is None else str(value)
+
+    walk("", config.model_dump(mode="json"))
+    return flat
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    node = raw
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[leaf] = value
+
+
+def _describe(exc: ValidationError, path: Path) -> str:
+    lines = [f"config file {path} has {exc.error_count()} problem(s):"]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        lines.append(f"  {key}: {error['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""Customer attributes as model features (age, region, signup tenure, ...)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+#: a text column with more distinct values than this share of customers is an
+#: identifier (a name, an e-mail), never a feature
+_MAX_DISTINCT_SHARE = 0.5
+_MIN_DISTINCT_FOR_ID = 50
+
+
+def prepare_attributes(
+    customers: pd.DataFrame, *, as_of: dt.date
+) -> tuple[pd.DataFrame, list[str]]:
+    """Turn a customers table into feature columns.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        customer_id and any attributes (typed by the loader).
+    as_of : date
+        Timestamps become whole days before as_of (``signup_date`` ->
+        ``signup_tenure_days``).
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        customer_id and the attribute features.
+    categorical : list of str
+        Columns held as pandas categories.
+
+    Notes
+    -----
+    Attributes are a snapshot with no history, so a value that changed after
+    as_of is seen as of the extract. Text columns that look like identifiers
+    (more distinct values than half the customers) are dropped with a
+    warning, which also keeps names and e-mails out of the model.
+    """
+    as_of_ts = pd.Timestamp(as_of, tz="UTC")
+    frame = pd.DataFrame({"customer_id": customers["customer_id"].astype(str)})
+    categorical: list[str] = []
+    dropped: list[str] = []
+    for column in customers.columns:
+        if column == "customer_id":
+            continue
+        values = customers[column]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            name = "signup_tenure_days" if column == "signup_date" else f"{column}_days"
+            frame[name] = (as_of_ts.normalize() - values.dt.normalize()).dt.days.astype(
+                "float64"
+            )
+        elif (
+            pd.api.types.is_bool_dtype(values)
+            or values.dtype == object
+            and _is_flag(values)
+        ):
+            frame[column] = values.astype("float64")
+        elif pd.api.types.is_numeric_dtype(values):
+            frame[column] = values.astype("float64")
+        else:
+            n_distinct = values.nunique(dropna=True)
+            if (
+                n_distinct >= _MIN_DISTINCT_FOR_ID
+                and n_distinct > _MAX_DISTINCT_SHARE * len(values)
+            ):
+                dropped.append(column)
+                continue
+            frame[column] = values.astype("string").astype("category")
+            categorical.append(column)
+    if dropped:
+        logger.warning(
+            "Dropped %d customers column(s) that look like identifiers, not "
+            "attributes: %s",
+            len(dropped),
+            ", ".join(dropped),
+        )
+    return frame, categorical
+
+
+def _is_flag(values: pd.Series) -> bool:
+    present = values.dropna()
+    return len(present) > 0 and all(isinstance(v, bool) for v in present)

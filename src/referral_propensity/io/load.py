@@ -1,0 +1,574 @@
+"""Load an input table from CSV, Parquet or a data frame into DuckDB.
+
+Every table is checked against the data contract (:mod:`.contract`), typed
+(ids as text, timestamps in UTC, numbers as doubles), stripped of exact
+duplicate rows and kept as a DuckDB temporary table, so later stages run as
+SQL over it without copying it into Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from referral_propensity.errors import InputValidationError
+from referral_propensity.io import dates
+from referral_propensity.io.contract import KEEPS_EXTRA_COLUMNS, OPTIONAL, REQUIRED
+
+logger = logging.getLogger(__name__)
+
+_PARQUET_SUFFIXES = {".parquet", ".pq"}
+_NUMERIC_TYPES = (
+    "DOUBLE",
+    "FLOAT",
+    "INTEGER",
+    "BIGINT",
+    "SMALLINT",
+    "TINYINT",
+    "HUGEINT",
+    "UBIGINT",
+    "UINTEGER",
+    "USMALLINT",
+    "UTINYINT",
+    "DECIMAL",
+)
+_TIME_TYPES = ("TIMESTAMP", "DATE")
+_MAX_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """Where a table comes from and how to read it.
+
+    Parameters
+    ----------
+    name : str
+        Table name in the data contract: transactions, customers, engagement
+        or offers.
+    path : Path, optional
+        A CSV (also gzip-compressed) or Parquet file.
+    frame : pandas.DataFrame, optional
+        An in-memory table instead of a file.
+    columns : dict of str to str
+        Contract column name -> the column's name in the source.
+    sep, decimal, thousands, encoding : str
+        CSV settings; ``thousands`` is removed before a number is parsed.
+    date_format : str or dict, optional
+        One strptime format (or ``"ISO"``) for every timestamp column, or a
+        mapping column -> format. Inferred per column when not given.
+    """
+
+    name: str
+    path: Path | None = None
+    frame: pd.DataFrame | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    sep: str = ","
+    decimal: str = "."
+    thousands: str | None = None
+    date_format: str | dict[str, str] | None = None
+    encoding: str = "utf-8"
+
+    @property
+    def label(self) -> str:
+        """How messages name the source: the file name, or ``<data frame>``."""
+        return self.path.name if self.path is not None else "<data frame>"
+
+    def format_for(self, column: str) -> str | None:
+        """The configured date format of a column, if any."""
+        if isinstance(self.date_format, dict):
+            return self.date_format.get(column)
+        return self.date_format
+
+
+@dataclass
+class LoadedTable:
+    """A validated table held by DuckDB.
+
+    Attributes
+    ----------
+    name : str
+        Contract name of the table.
+    relation : duckdb.DuckDBPyRelation
+        The typed rows; timestamps are TIMESTAMPTZ in UTC, and tables with a
+        time column carry ``event_day`` (days since 1970-01-01, UTC).
+    source : str
+        File name or ``<data frame>``.
+    n_rows_read, n_duplicate_rows_dropped : int
+        Rows in the source, and exact duplicates removed.
+    date_formats : dict of str to str
+        The format used for each parsed timestamp column.
+    order_definition : str
+        For transactions: ``order_id`` or ``customer_day`` (one order per
+        customer and UTC day, when the source has no order ids).
+    """
+
+    name: str
+    relation: duckdb.DuckDBPyRelation
+    source: str
+    n_rows_read: int
+    n_duplicate_rows_dropped: int
+    date_formats: dict[str, str] = field(default_factory=dict)
+    order_definition: str | None = None
+
+    @property
+    def n_rows(self) -> int:
+        """Rows kept after validation and de-duplication."""
+        return self.relation.shape[0]
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names of the typed table."""
+        return list(self.relation.columns)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The table as pandas, timestamps as UTC-aware datetimes."""
+        return self.relation.df()
+
+
+def load_table(
+    con: duckdb.DuckDBPyConnection,
+    source: TableSource,
+    *,
+    today: dt.date | None = None,
+) -> LoadedTable:
+    """Read, check and type one input table.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection made by :func:`referral_propensity.engine.connect`.
+    source : TableSource
+    today : date, optional
+        The wall-clock date used only to warn about rows dated in the future
+        (never for features); today's UTC date when None.
+
+    Returns
+    -------
+    LoadedTable
+
+    Raises
+    ------
+    InputValidationError
+        For a missing or empty file, a missing required column (listing the
+        columns found), an empty required value, an unparsable timestamp or
+        number (naming the column, lines and values), or duplicate customer
+        ids in a customers table.
+
+    Notes
+    -----
+    Line numbers count the header as line 1; a quoted field holding a line
+    break shifts the count for the rows after it.
+    """
+    started = time.perf_counter()
+    raw_name = f"raw_{source.name}"
+    raw = _read_raw(con, source)
+    con.register(raw_name, raw)
+
+    found = [str(column) for column in raw.columns]
+    mapping = _map_columns(source, found)
+    n_rows_read = raw.shape[0]
+    if n_rows_read == 0:
+        raise InputValidationError(
+            f"{source.name} file `{source.label}` has 0 data rows; "
+            f"point data.{source.name}.path at a file with data"
+        )
+
+    raw_types = dict(zip(found, (str(t) for t in raw.types), strict=True))
+    finder = _LineFinder(source, mapping)
+    typed, date_formats = _typed_columns(
+        con, raw_name, source, mapping, raw_types, finder
+    )
+    _check_typed(con, raw_name, source, mapping, typed, finder)
+    selects = ", ".join(f'{expr} AS "{column}"' for column, expr in typed)
+    typed_sql = f"SELECT {selects} FROM {raw_name}"
+
+    table_name = f"t_{source.name}"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table_name}_dedup AS SELECT DISTINCT * FROM ({typed_sql})"
+    )
+    n_kept = con.execute(f"SELECT count(*) FROM {table_name}_dedup").fetchall()[0][0]
+    n_dropped = n_rows_read - n_kept
+    if n_dropped:
+        logger.warning(
+            "Dropped %d exact duplicate row(s) of %d in %s file %s",
+            n_dropped,
+            n_rows_read,
+            source.name,
+            source.label,
+        )
+
+    order_definition = _finish_table(con, table_name, source, mapping)
+    con.unregister(raw_name)
+    relation = con.table(table_name)
+
+    if source.name == "customers":
+        _check_unique_customers(con, table_name, source)
+    if "timestamp" in relation.columns:
+        _warn_future_rows(
+            con, table_name, source, finder, today or dt.datetime.now(dt.UTC).date()
+        )
+
+    logger.info(
+        "Loaded %s from %s: %d rows (%d duplicates dropped) in %.1f s",
+        source.name,
+        source.label,
+        n_kept,
+        n_dropped,
+        time.perf_counter() - started,
+    )
+    return LoadedTable(
+        name=source.name,
+        relation=relation,
+        source=source.label,
+        n_rows_read=n_rows_read,
+        n_duplicate_rows_dropped=n_dropped,
+        date_formats=date_formats,
+        order_definition=order_definition,
+    )
+
+
+def _read_raw(con, source: TableSource) -> duckdb.DuckDBPyRelation:
+    if source.frame is not None:
+        if source.frame.shape[1] == 0:
+            raise InputValidationError(f"{source.name} data frame has no columns")
+        return con.from_df(source.frame)
+    path = source.path
+    if path is None:
+        raise InputValidationError(
+            f"no path or data frame given for table {source.name}"
+        )
+    if not path.is_file():
+        raise InputValidationError(
+            f"{source.name} file {path} does not exist; check data.{source.name}.path "
+            f"or --{source.name}"
+        )
+    if path.stat().st_size == 0:
+        raise InputValidationError(
+            f"{source.name} file `{path.name}` is empty (no header row); "
+            f"export it again with a header and data rows"
+        )
+    try:
+        if path.suffix.lower() in _PARQUET_SUFFIXES:
+            return con.read_parquet(str(path))
+        return con.read_csv(
+            str(path),
+            header=True,
+            sep=source.sep,
+            quotechar='"',
+            all_varchar=True,
+            encoding=source.encoding,
+        )
+    except duckdb.Error as exc:
+        raise InputValidationError(
+            f"{source.name} file `{path.name}` could not be read: {exc}; check "
+            f"data.{source.name}.sep and the file's format"
+        ) from exc
+
+
+def _map_columns(source: TableSource, found: list[str]) -> dict[str, str]:
+    wanted = {**REQUIRED[source.name], **OPTIONAL[source.name]}
+    mapping: dict[str, str] = {}
+    for column in wanted:
+        name = source.columns.get(column, column)
+        if name in found:
+            mapping[column] = name
+        elif column in source.columns:
+            raise InputValidationError(
+                f"{source.name} has no column {name!r} mapped to {column!r} "
+                f"(found: {', '.join(repr(f) for f in found)}); fix "
+                f"data.{source.name}.columns.{column}"
+            )
+
+    missing = [column for column in REQUIRED[source.name] if column not in mapping]
+    if missing:
+        hint = (
+            _delimiter_hint(source, found) or f"map them in data.{source.name}.columns"
+        )
+        raise InputValidationError(
+            f"{source.name} file `{source.label}` is missing required column(s) "
+            f"{', '.join(missing)} (found: {', '.join(repr(f) for f in found)}); {hint}"
+        )
+
+    if source.name in KEEPS_EXTRA_COLUMNS:
+        used = set(mapping.values())
+        for name in found:
+            if name not in used and name not in mapping:
+                mapping[name] = name
+    return mapping
+
+
+def _delimiter_hint(source: TableSource, found: list[str]) -> str | None:
+    header = ",".join(found)
+    if source.path is not None and source.path.suffix.lower() not in _PARQUET_SUFFIXES:
+        with open(source.path, encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline()
+    counts = {
+        sep: header.count(sep) for sep in (",", ";", "\t", "|") if sep != source.sep
+    }
+    likely = max(counts, key=counts.get)
+    if counts[likely] > header.count(source.sep):
+        return (
+            f"the header line {header.strip()!r} looks delimited by {likely!r}, "
+            f"not {source.sep!r}: check the delimiter (set data.{source.name}.sep)"
+        )
+    return None
+
+
+def _typed_columns(con, raw_name, source, mapping, raw_types, finder):
+    kinds = {**REQUIRED[source.name], **OPTIONAL[source.name]}
+    typed: list[tuple[str, str]] = []
+    date_formats: dict[str, str] = {}
+    for column, name in mapping.items():
+        raw_col = f'"{name}"'
+        raw_type = raw_types[name].upper()
+        kind = kinds.get(column)
+        if kind == "timestamp":
+            if raw_type.startswith(_TIME_TYPES):
+                expr = f"CAST({raw_col} AS TIMESTAMPTZ)"
+                date_formats[column] = "native"
+            else:
+                choice = dates.choose_format(
+                    con,
+                    f'(SELECT {raw_col} AS "{column}" FROM {raw_name})',
+                    column,
+                    table=source.name,
+                    configured=source.format_for(column),
+                    find_lines=finder,
+                )
+                expr = dates.parse_sql(f"NULLIF(trim({raw_col}), '')", choice.fmt)
+                date_formats[column] = choice.fmt
+                logger.debug(
+                    "%s.%s parsed with format %s", source.name, column, choice.fmt
+                )
+        elif kind == "number":
+            expr = _number_sql(raw_col, raw_type, source)
+        elif kind == "flag":
+            expr = _flag_sql(raw_col)
+        elif kind in ("id", "text"):
+            expr = f"NULLIF(trim(CAST({raw_col} AS VARCHAR)), '')"
+        else:
+            expr = _attribute_sql(con, raw_name, raw_col, raw_type, source)
+        typed.append((column, expr))
+    return typed, date_formats
+
+
+def _number_sql(raw_col: str, raw_type: str, source: TableSource) -> str:
+    if raw_type.startswith(_NUMERIC_TYPES):
+        return f"CAST({raw_col} AS DOUBLE)"
+    text = f"trim(CAST({raw_col} AS VARCHAR))"
+    if source.thousands:
+        text = f"replace({text}, {_sql_str(source.thousands)}, '')"
+    if source.decimal != ".":
+        text = f"replace({text}, {_sql_str(source.decimal)}, '.')"
+    return f"try_cast(NULLIF({text}, '') AS DOUBLE)"
+
+
+def _flag_sql(raw_col: str) -> str:
+    value = f"lower(trim(CAST({raw_col} AS VARCHAR)))"
+    return (
+        f"CASE WHEN {value} IN ('true', 't', '1', 'yes', 'y') THEN true "
+        f"WHEN {value} IN ('false', 'f', '0', 'no', 'n') THEN false END"
+    )
+
+
+def _attribute_sql(con, raw_name, raw_col, raw_type, source) -> str:
+    # an attribute outside the contract becomes a number when every value is one
+    if raw_type.startswith(_NUMERIC_TYPES) or raw_type == "BOOLEAN":
+        return raw_col
+    if raw_type.startswith(_TIME_TYPES):
+        return f"CAST({raw_col} AS TIMESTAMPTZ)"
+    number = _number_sql(raw_col, raw_type, source)
+    n_text, n_numbers = con.execute(
+        f"SELECT count(NULLIF(trim(CAST({raw_col} AS VARCHAR)), '')), count({number}) "
+        f"FROM {raw_name}"
+    ).fetchall()[0]
+    if n_text and n_text == n_numbers:
+        return number
+    return f"NULLIF(trim(CAST({raw_col} AS VARCHAR)), '')"
+
+
+def _check_typed(con, raw_name, source, mapping, typed, finder) -> None:
+    kinds = {**REQUIRED[source.name], **OPTIONAL[source.name]}
+    checks = []
+    for column, expr in typed:
+        kind = kinds.get(column)
+        raw_text = f"NULLIF(trim(CAST(\"{mapping[column]}\" AS VARCHAR)), '')"
+        if column in REQUIRED[source.name]:
+            checks.append((column, "empty", f"{raw_text} IS NULL"))
+        if kind in ("number", "timestamp", "flag"):
+            checks.append(
+                (column, "invalid", f"{raw_text} IS NOT NULL AND ({expr}) IS NULL")
+            )
+    if not checks:
+        return
+
+    counts_sql = ", ".join(f"count(*) FILTER (WHERE {cond})" for _, _, cond in checks)
+    counts = con.execute(f"SELECT {counts_sql} FROM {raw_name}").fetchall()[0]
+    for (column, problem, cond), n_bad in zip(checks, counts, strict=True):
+        if not n_bad:
+            continue
+        rows = con.execute(
+            f'SELECT _pos, CAST("{mapping[column]}" AS VARCHAR) FROM '
+            f"(SELECT *, row_number() OVER () AS _pos FROM {raw_name}) "
+            f"WHERE {cond} ORDER BY _pos LIMIT {_MAX_SHOWN}"
+        ).fetchall()
+        where = finder.describe_positions(
+            column, rows, show_values=kinds.get(column) != "id"
+        )
+        more = f" and {n_bad - len(rows)} more" if n_bad > len(rows) else ""
+        if problem == "empty":
+            raise InputValidationError(
+                f"{source.name}.{column} is empty on {n_bad} row(s): {where}{more}; "
+                f"every {source.name} row needs a {column}"
+            )
+        fix = _fix_hint(source, column, kinds.get(column))
+        raise InputValidationError(
+            f"{source.name}.{column} has {n_bad} value(s) that are not a valid "
+            f"{kinds.get(column)}: {where}{more}; {fix}"
+        )
+
+
+def _fix_hint(source: TableSource, column: str, kind: str | None) -> str:
+    if kind == "number":
+        return (
+            f"fix those rows, or set data.{source.name}.decimal / thousands "
+            f"(now {source.decimal!r} / {source.thousands!r})"
+        )
+    if kind == "timestamp":
+        return f"fix those rows or set data.{source.name}.date_format"
+    return "use true/false, yes/no or 1/0"
+
+
+def _finish_table(con, table_name, source, mapping) -> str | None:
+    columns = con.table(f"{table_name}_dedup").columns
+    time_column = next((c for c in ("timestamp", "sent_at") if c in columns), None)
+    extra = []
+    if time_column:
+        day = (
+            f"CAST(date_diff('day', DATE '1970-01-01', CAST(\"{time_column}\" AS DATE)) "
+            f"AS INTEGER)"
+        )
+        extra.append(f"{day} AS event_day")
+    order_definition = None
+    if source.name == "transactions":
+        order_definition = "order_id" if "order_id" in mapping else "customer_day"
+        if order_definition == "customer_day":
+            # one order per customer and UTC day when the source has no order ids
+            extra.append(f"customer_id || '|' || CAST({day} AS VARCHAR) AS order_id")
+    select = ", ".join(["*", *extra])
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table_name} AS SELECT {select} FROM {table_name}_dedup"
+    )
+    con.execute(f"DROP TABLE {table_name}_dedup")
+    return order_definition
+
+
+def _check_unique_customers(con, table_name, source) -> None:
+    n_rows, n_customers = con.execute(
+        f"SELECT count(*), count(DISTINCT customer_id) FROM {table_name}"
+    ).fetchall()[0]
+    if n_rows != n_customers:
+        raise InputValidationError(
+            f"customers file `{source.label}` has {n_rows - n_customers} repeated "
+            f"customer_id value(s) with different attributes; keep one row per customer"
+        )
+
+
+def _warn_future_rows(con, table_name, source, finder, today: dt.date) -> None:
+    tomorrow = today + dt.timedelta(days=1)
+    rows = con.execute(
+        f"SELECT strftime(timestamp, '%Y-%m-%d') FROM {table_name} "
+        f"WHERE timestamp >= TIMESTAMPTZ '{tomorrow.isoformat()}' ORDER BY timestamp"
+    ).fetchall()
+    if rows:
+        days = sorted({row[0] for row in rows})
+        logger.warning(
+            "%d %s row(s) in %s are dated after today (%s), the latest %s: %s; "
+            "they are never used as features, check the extract",
+            len(rows),
+            source.name,
+            source.label,
+            today,
+            days[-1],
+            "; ".join(finder.lines_of_days("timestamp", days[:_MAX_SHOWN])),
+        )
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class _LineFinder:
+    """Turns offending values or row positions into 'line N (value)' phrases."""
+
+    def __init__(self, source: TableSource, mapping: dict[str, str]):
+        self.source = source
+        self.mapping = mapping
+        self.is_csv = (
+            source.path is not None
+            and source.path.suffix.lower() not in _PARQUET_SUFFIXES
+        )
+
+    def _where(self, position: int) -> str:
+        # row_number() is 1-based; the header is line 1 of a CSV file
+        return f"line {position + 1}" if self.is_csv else f"row {position - 1}"
+
+    def describe_positions(self, column, rows, *, show_values=True) -> str:
+        parts = []
+        for position, value in rows:
+            shown = f" ({value!r})" if show_values and value is not None else ""
+            parts.append(f"{self._where(position)}{shown}")
+        return ", ".join(parts)
+
+    def __call__(self, column: str, values: list[str]) -> list[str]:
+        """Where the given raw values of a column sit (first few rows each)."""
+        raw = self._raw_column(column)
+        if raw is None:
+            return [repr(value) for value in values]
+        stripped = raw.str.strip()
+        phrases = []
+        for value in values:
+            hits = stripped.index[stripped == value][:3]
+            where = ", ".join(self._where(int(i) + 1) for i in hits) or "?"
+            phrases.append(f"{where} ({value!r})")
+        return phrases
+
+    def lines_of_days(self, column: str, days: list[str]) -> list[str]:
+        raw = self._raw_column(column)
+        if raw is None:
+            return days
+        phrases = []
+        for day in days:
+            hits = raw.index[raw.str.contains(day, regex=False)][:3]
+            where = ", ".join(self._where(int(i) + 1) for i in hits) or "?"
+            phrases.append(f"{where} ({day})")
+        return phrases
+
+    def _raw_column(self, column: str) -> pd.Series | None:
+        name = self.mapping.get(column, column)
+        if self.source.frame is not None:
+            return (
+                self.source.frame[name]
+                .astype("string")
+                .fillna("")
+                .reset_index(drop=True)
+            )
+        if not self.is_csv:
+            return None
+        frame = pd.read_csv(
+            self.source.path,
+            sep=self.source.sep,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig"
+            if self.source.encoding.lower() in ("utf-8", "utf8")
+            else self.source.encoding,
+            usecols=[name],
+        )
+        return frame[name]

@@ -1,0 +1,121 @@
+"""The set of input tables of one job, loaded together."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from referral_propensity.io.load import LoadedTable, TableSource, load_table
+
+EPOCH = dt.date(1970, 1, 1)
+
+
+def to_day(day: dt.date) -> int:
+    """Days since 1970-01-01 (the integer form of ``event_day``)."""
+    return (day - EPOCH).days
+
+
+def from_day(day: int) -> dt.date:
+    """The date of an integer ``event_day``."""
+    return EPOCH + dt.timedelta(days=int(day))
+
+
+@dataclass
+class Tables:
+    """The loaded input tables; only transactions is required."""
+
+    con: object
+    transactions: LoadedTable
+    customers: LoadedTable | None = None
+    engagement: LoadedTable | None = None
+    offers: LoadedTable | None = None
+    sources: dict[str, TableSource] | None = None
+
+    def present(self) -> dict[str, LoadedTable]:
+        """Table name -> loaded table, for the tables given."""
+        names = ("transactions", "customers", "engagement", "offers")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+    def day_range(self) -> tuple[int, int]:
+        """First and last ``event_day`` of the transactions."""
+        first, last = self.con.execute(
+            f"SELECT min(event_day), max(event_day) FROM {self.transactions.relation.alias}"
+        ).fetchall()[0]
+        return int(first), int(last)
+
+    def event_types(self) -> list[str]:
+        """Distinct engagement event types, sorted (empty without engagement)."""
+        if self.engagement is None:
+            return []
+        rows = self.con.execute(
+            f"SELECT DISTINCT event_type FROM {self.engagement.relation.alias} "
+            f"WHERE event_type IS NOT NULL ORDER BY 1"
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def fingerprints(self) -> dict[str, object]:
+        """Rows, customers, date range and a content hash of each table.
+
+        The content hash is order-independent: the same rows in another order
+        give the same hash.
+        """
+        prints: dict[str, object] = {}
+        for name, table in self.present().items():
+            alias = table.relation.alias
+            n_rows, n_customers, content = self.con.execute(
+                f"SELECT count(*), count(DISTINCT customer_id), "
+                f"CAST(bit_xor(hash(t)) AS VARCHAR) FROM {alias} t"
+            ).fetchall()[0]
+            prints[f"{name}.rows"] = n_rows
+            prints[f"{name}.customers"] = n_customers
+            prints[f"{name}.duplicate_rows_dropped"] = table.n_duplicate_rows_dropped
+            prints[f"{name}.content_hash"] = hashlib.sha256(
+                str(content).encode()
+            ).hexdigest()[:16]
+            prints[f"{name}.source"] = table.source
+            if "event_day" in table.columns:
+                first, last = self.con.execute(
+                    f"SELECT min(event_day), max(event_day) FROM {alias}"
+                ).fetchall()[0]
+                prints[f"{name}.first_date"] = str(from_day(first))
+                prints[f"{name}.last_date"] = str(from_day(last))
+        return prints
+
+    def short_hash(self) -> str:
+        """Eight hex digits that identify the content of all tables."""
+        parts = [
+            v
+            for k, v in sorted(self.fingerprints().items())
+            if k.endswith("content_hash")
+        ]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
+
+
+def load_tables(
+    con, sources: dict[str, TableSource], *, today: dt.date | None = None
+) -> Tables:
+    """Load every given table; transactions must be among them.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    sources : dict of str to TableSource
+        Table name -> where it comes from.
+    today : date, optional
+        Passed to :func:`load_table` (future-row warnings only).
+
+    Returns
+    -------
+    Tables
+    """
+    loaded = {
+        name: load_table(con, source, today=today) for name, source in sources.items()
+    }
+    return Tables(con=con, sources=sources, **loaded)
+
+
+def source_from_path(name: str, path: Path, **settings) -> TableSource:
+    """A TableSource for a file, with CSV settings as keywords."""
+    return TableSource(name=name, path=Path(path), **settings)
