@@ -141,7 +141,6 @@ def build_features(
     )
 
     types = list(event_types) if event_types is not None else tables.event_types()
-    engagement_columns: list[str] = []
     if tables.engagement is not None:
         engagement = build_engagement_features(
             nw.from_native(tables.engagement.relation),
@@ -149,9 +148,6 @@ def build_features(
             event_types=types,
             windows_days=windows_days,
         )
-        engagement_columns = [
-            c for c in engagement.collect_schema() if c != "customer_id"
-        ]
         features = features.join(engagement, on="customer_id", how="left")
 
     frame = features.to_native().df()
