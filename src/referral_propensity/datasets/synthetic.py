@@ -44,6 +44,8 @@ SEGMENTS = (
 )
 OFFER_TYPES = ("discount", "freebie", "early_access", "personal_message")
 EVENT_TYPES = ("email_send", "email_open", "email_click", "site_visit", "unsubscribe")
+# codes of the event types while simulating, positions in EVENT_TYPES
+_SEND, _OPEN, _CLICK, _VISIT, _UNSUBSCRIBE = range(len(EVENT_TYPES))
 TABLE_NAMES = ("customers", "transactions", "engagement", "offers", "truth")
 RESPONSE_WINDOW_DAYS = 60
 
@@ -55,7 +57,7 @@ _HOUR_S = 3_600
 _SEGMENT_SHARE = np.array([0.15, 0.22, 0.23, 0.25, 0.15])
 _PURCHASE_RATE = np.array([1.6, 0.8, 0.3, 0.4, 0.7])
 _CHURN_HAZARD = np.array([0.05, 0.10, 0.60, 0.12, 0.08])
-_REACTIVATION_HAZARD = np.array([0.10, 0.06, 0.008, 0.03, 0.05])
+_REACTIVATION_HAZARD = np.array([0.07, 0.045, 0.006, 0.022, 0.035])
 _AMOUNT_MEDIAN = np.array([85.0, 30.0, 45.0, 50.0, 55.0])
 _AMOUNT_SIGMA = np.array([0.50, 0.45, 0.60, 0.55, 0.50])
 _OPEN_RATE = np.array([0.40, 0.28, 0.12, 0.20, 0.50])
@@ -117,7 +119,7 @@ _CONTROL_SHARE = 0.15
 _MIN_PERIOD_DAYS = 180
 
 _SEND_WEEKDAY = 1  # Tuesday
-_CLICK_REACTIVATION = 0.25  # chance that a click brings a lapsed customer back
+_CLICK_REACTIVATION = 0.20  # chance that a click brings a lapsed customer back
 _UNSUBSCRIBE_ACTIVE = 0.001  # per send
 _UNSUBSCRIBE_LAPSED = 0.003  # per send
 _OPEN_DELAY_H = 5.0
@@ -241,7 +243,7 @@ def generate_shop(
     active customer lapses with the ``churn_hazard``; a lapsed one comes back with
     the ``reactivation_hazard``, which fades over a year of lapse and is higher
     for customers who open more e-mails, and a click on an e-mail brings a lapsed
-    customer back with a chance of 25 %. A comeback starts with an order.
+    customer back with a chance of 20 %. A comeback starts with an order.
 
     E-mails go out weekly (on Tuesdays) to opted-in customers until they
     unsubscribe; opens fade after a lapse. Site visits come before most orders,
@@ -519,8 +521,6 @@ def _simulate_history(
 
     for day in range(n_days):
         k = n_signed_up[day]
-        if k == 0:
-            continue
         is_new = traits.signup_day[:k] == day
         was_alive = alive[:k].copy()
 
@@ -540,7 +540,7 @@ def _simulate_history(
         visit_p = np.where(alive[:k], visit_active[:k], visit_lapsed[:k])
         visitors = np.flatnonzero(rng.random(k) < visit_p)
         seconds = day * _DAY_S + rng.integers(0, _DAY_S, size=visitors.size)
-        events.append((visitors, seconds, np.full(visitors.size, 3)))
+        events.append((visitors, seconds, np.full(visitors.size, _VISIT)))
 
         if is_send_day[day]:
             clickers = _simulate_send_day(
@@ -590,7 +590,7 @@ def _simulate_send_day(
     recipients = np.flatnonzero(traits.opt_in[:k] & (unsubscribe_day[:k] < 0))
     n = recipients.size
     sent_s = day * _DAY_S + 9 * _HOUR_S + rng.integers(0, _HOUR_S, size=n)
-    events.append((recipients, sent_s, np.zeros(n, dtype=np.int64)))
+    events.append((recipients, sent_s, np.full(n, _SEND)))
 
     # opens fade over the first months of a lapse, down to a third of the usual
     is_alive = alive[recipients]
@@ -602,19 +602,19 @@ def _simulate_send_day(
         rng, scale=_OPEN_DELAY_H * _HOUR_S, upper=left_today
     )
     openers = recipients[opens]
-    events.append((openers, open_s, np.ones(openers.size, dtype=np.int64)))
+    events.append((openers, open_s, np.full(openers.size, _OPEN)))
 
     clicks = rng.random(openers.size) < traits.click_rate[openers]
     click_s = open_s[clicks] + rng.integers(5, 300, size=clicks.sum())
     clickers = openers[clicks]
-    events.append((clickers, click_s, np.full(clickers.size, 2)))
-    events.append((clickers, click_s + 10, np.full(clickers.size, 3)))
+    events.append((clickers, click_s, np.full(clickers.size, _CLICK)))
+    events.append((clickers, click_s + 10, np.full(clickers.size, _VISIT)))
 
     unsubscribe_p = np.where(is_alive, _UNSUBSCRIBE_ACTIVE, _UNSUBSCRIBE_LAPSED)
     leaves = rng.random(n) < unsubscribe_p
     leavers = recipients[leaves]
     leave_s = sent_s[leaves] + rng.integers(600, 12 * _HOUR_S, size=leavers.size)
-    events.append((leavers, leave_s, np.full(leavers.size, 4)))
+    events.append((leavers, leave_s, np.full(leavers.size, _UNSUBSCRIBE)))
     unsubscribe_day[leavers] = day
 
     return clickers
@@ -667,28 +667,28 @@ def _build_transactions(
     refund_amount = -np.maximum(np.round(amount * share, 2), 0.01)
     refund_quantity = -np.clip(np.rint(quantity * share), 1, quantity)
 
-    def rows(mask: np.ndarray, prefix: str, **columns: np.ndarray) -> pd.DataFrame:
+    def rows(
+        mask: np.ndarray,
+        prefix: str,
+        seconds: np.ndarray,
+        signed_amount: np.ndarray,
+        signed_quantity: np.ndarray,
+    ) -> pd.DataFrame:
         return pd.DataFrame(
             {
                 "customer_id": customer_ids[customer[mask]],
                 "order_id": [f"{prefix}{i:08d}" for i in number[mask]],
-                "seconds": columns["seconds"][mask],
-                "amount": columns["amount"][mask],
-                "quantity": columns["quantity"][mask].astype(np.int64),
+                "seconds": seconds[mask],
+                "amount": signed_amount[mask],
+                "quantity": signed_quantity[mask].astype(np.int64),
                 "category": np.array(_CATEGORIES, dtype=object)[category[mask]],
                 "discount": discount[mask],
             }
         )
 
     everything = np.ones(n_orders, dtype=bool)
-    sales = rows(everything, "O", seconds=order_s, amount=amount, quantity=quantity)
-    refunds = rows(
-        refunded,
-        "R",
-        seconds=refund_s,
-        amount=refund_amount,
-        quantity=refund_quantity,
-    )
+    sales = rows(everything, "O", order_s, amount, quantity)
+    refunds = rows(refunded, "R", refund_s, refund_amount, refund_quantity)
     transactions = pd.concat([sales, refunds], ignore_index=True)
     transactions = transactions.sort_values(
         ["seconds", "order_id"],
@@ -724,7 +724,7 @@ def _build_engagement(
     )
     seconds = np.concatenate([history.event_s, session_s[in_session], before_s])
     code = np.concatenate(
-        [history.event_code, np.full(in_session.sum() + before_s.size, 3)]
+        [history.event_code, np.full(in_session.sum() + before_s.size, _VISIT)]
     )
     keep = seconds >= signup_s[customer]
     customer, seconds, code = customer[keep], seconds[keep], code[keep]
