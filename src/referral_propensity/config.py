@@ -111,8 +111,10 @@ class TrainingConfig(_Strict):
     extra_test_as_of: list[dt.date] = Field(default_factory=list)
     n_snapshots: int = Field(6, ge=2)
     snapshot_step_days: int = Field(30, ge=1)
-    population: Literal["inactive", "all"] = "inactive"
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    # all customers train (more rows); metrics are always on inactive ones
+    population: Literal["inactive", "all"] = "all"
+    # sigmoid (Platt) keeps the booster's ranking; isotonic makes ties
+    calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
     early_stopping_rounds: int = Field(50, ge=1)
     lightgbm: dict[str, Any] = Field(default_factory=dict)
 

@@ -9,6 +9,10 @@ class InputValidationError(ValueError):
     """
 
 
+class EmptyTableError(InputValidationError):
+    """An input file with no header or no data rows."""
+
+
 class ModelNotFoundError(LookupError):
     """A registered model, alias or model URI that does not resolve."""
 

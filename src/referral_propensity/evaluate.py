@@ -71,7 +71,9 @@ def gains_table(y: np.ndarray, score: np.ndarray, *, n_bins: int = 10) -> pd.Dat
     )
 
 
-def ranking_metrics(y: np.ndarray, score: np.ndarray, *, is_probability: bool) -> dict[str, float]:
+def ranking_metrics(
+    y: np.ndarray, score: np.ndarray, *, is_probability: bool
+) -> dict[str, float]:
     """ROC AUC, PR AUC, top-decile lift and, for probabilities, the Brier score.
 
     Returns

@@ -11,7 +11,13 @@ import pandas as pd
 from referral_propensity.segments import Segmenter
 
 #: columns of the frame returned by :meth:`PropensityModel.predict_frame`
-OUTPUT_COLUMNS = ("customer_id", "segment_id", "segment_name", "propensity", "raw_score")
+OUTPUT_COLUMNS = (
+    "customer_id",
+    "segment_id",
+    "segment_name",
+    "propensity",
+    "raw_score",
+)
 
 
 @dataclass
@@ -107,4 +113,6 @@ class PropensityModel:
             score.
         """
         values = self.booster.predict(self.design_matrix(features), pred_contrib=True)
-        return pd.DataFrame(values, columns=[*self.feature_columns, "bias"], index=features.index)
+        return pd.DataFrame(
+            values, columns=[*self.feature_columns, "bias"], index=features.index
+        )

@@ -16,7 +16,9 @@ def enable(on: bool) -> None:
     _enabled = on
 
 
-def iterate(items: Iterable[T], description: str, *, total: int | None = None) -> Iterator[T]:
+def iterate(
+    items: Iterable[T], description: str, *, total: int | None = None
+) -> Iterator[T]:
     """Yield items, with a progress bar on stderr when enabled."""
     if not _enabled:
         yield from items

@@ -37,8 +37,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_LIGHTGBM = {
     "objective": "binary",
     "learning_rate": 0.03,
-    "num_leaves": 15,
-    "min_child_samples": 100,
+    "num_leaves": 7,
+    "min_child_samples": 200,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
@@ -66,8 +66,8 @@ class TrainingSettings:
     no_purchase_days: int = 90
     no_engagement_days: int | None = None
     lapse_stage_edges_days: tuple[int, ...] = (180, 365)
-    population: str = "inactive"
-    calibration: str = "isotonic"
+    population: str = "all"
+    calibration: str = "sigmoid"
     early_stopping_rounds: int = 50
     lightgbm: dict[str, Any] = field(default_factory=dict)
     segments: dict[str, Any] = field(default_factory=dict)
@@ -99,10 +99,14 @@ def snapshot_dates(
     the test as_of; the others step back by ``step_days``.
     """
     latest = test_as_of - dt.timedelta(days=horizon_days)
-    return [latest - dt.timedelta(days=step_days * i) for i in reversed(range(n_snapshots))]
+    return [
+        latest - dt.timedelta(days=step_days * i) for i in reversed(range(n_snapshots))
+    ]
 
 
-def build_snapshot(tables: Tables, as_of: dt.date, settings: TrainingSettings, *, event_types) -> pd.DataFrame:
+def build_snapshot(
+    tables: Tables, as_of: dt.date, settings: TrainingSettings, *, event_types
+) -> pd.DataFrame:
     """Features, inactivity and label of every customer at one as_of."""
     features = build_features(
         tables, as_of=as_of, windows_days=settings.windows_days, event_types=event_types
@@ -113,11 +117,15 @@ def build_snapshot(tables: Tables, as_of: dt.date, settings: TrainingSettings, *
         no_engagement_days=settings.no_engagement_days,
         lapse_stage_edges_days=settings.lapse_stage_edges_days,
     )
-    positives = build_reactivation_labels(tables, as_of=as_of, horizon_days=settings.horizon_days)
+    positives = build_reactivation_labels(
+        tables, as_of=as_of, horizon_days=settings.horizon_days
+    )
     return attach_labels(marked, positives).assign(as_of=as_of)
 
 
-def train_propensity_model(tables: Tables, settings: TrainingSettings) -> TrainingResult:
+def train_propensity_model(
+    tables: Tables, settings: TrainingSettings
+) -> TrainingResult:
     """Build snapshots, fit segments, booster and calibrator, and test.
 
     Parameters
@@ -155,7 +163,8 @@ def train_propensity_model(tables: Tables, settings: TrainingSettings) -> Traini
     if len(usable) < len(dates):
         logger.warning(
             "%d of %d training snapshots fall before the first transaction and are skipped",
-            len(dates) - len(usable), len(dates),
+            len(dates) - len(usable),
+            len(dates),
         )
 
     event_types = tables.event_types()
@@ -163,7 +172,9 @@ def train_propensity_model(tables: Tables, settings: TrainingSettings) -> Traini
         build_snapshot(tables, as_of, settings, event_types=event_types)
         for as_of in progress.iterate(usable, "Building training snapshots")
     ]
-    test = build_snapshot(tables, settings.test_as_of, settings, event_types=event_types)
+    test = build_snapshot(
+        tables, settings.test_as_of, settings, event_types=event_types
+    )
 
     population = [_population(s, settings.population) for s in snapshots]
     train_rows = pd.concat(population[:-1], ignore_index=True)
@@ -182,7 +193,9 @@ def train_propensity_model(tables: Tables, settings: TrainingSettings) -> Traini
 
     feature_columns = [c for c in train_rows.columns if c not in NOT_FEATURES]
     categories = {
-        c: sorted(pd.concat([train_rows[c], valid_rows[c]]).dropna().astype(str).unique())
+        c: sorted(
+            pd.concat([train_rows[c], valid_rows[c]]).dropna().astype(str).unique()
+        )
         for c in feature_columns
         if isinstance(train_rows[c].dtype, pd.CategoricalDtype)
     }
@@ -195,7 +208,9 @@ def train_propensity_model(tables: Tables, settings: TrainingSettings) -> Traini
         settings=_model_settings(settings, event_types),
     )
     model.booster = _fit_booster(model, train_rows, valid_rows, settings)
-    model.calibrator = _fit_calibrator(model.raw_score(valid_rows), valid_rows["label"], settings.calibration)
+    model.calibrator = _fit_calibrator(
+        model.raw_score(valid_rows), valid_rows["label"], settings.calibration
+    )
 
     test_inactive = test[test["is_inactive"]].reset_index(drop=True)
     scored = model.predict_frame(test_inactive)
@@ -204,8 +219,14 @@ def train_propensity_model(tables: Tables, settings: TrainingSettings) -> Traini
         segment_id=scored["segment_id"].to_numpy(),
         segment_name=scored["segment_name"].to_numpy(),
     )
-    metrics, gains = evaluate_with_baselines(test_inactive, test_inactive["label"].to_numpy(), test_frame["propensity"].to_numpy())
-    metrics["best_iteration"] = float(model.booster.best_iteration or model.booster.current_iteration())
+    metrics, gains = evaluate_with_baselines(
+        test_inactive,
+        test_inactive["label"].to_numpy(),
+        test_frame["propensity"].to_numpy(),
+    )
+    metrics["best_iteration"] = float(
+        model.booster.best_iteration or model.booster.current_iteration()
+    )
     metrics["n_segments"] = float(segmenter.k_)
     metrics["n_train_rows"] = float(len(train_rows))
     metrics["n_validation_rows"] = float(len(valid_rows))
@@ -221,7 +242,9 @@ def train_propensity_model(tables: Tables, settings: TrainingSettings) -> Traini
                 "role": role,
                 "n_customers": len(s),
                 "n_inactive": int(s["is_inactive"].sum()),
-                "positive_rate_inactive": float(s.loc[s["is_inactive"], "label"].mean()),
+                "positive_rate_inactive": float(
+                    s.loc[s["is_inactive"], "label"].mean()
+                ),
             }
             for s, role in [
                 *((s, "train") for s in snapshots[:-1]),
@@ -241,9 +264,14 @@ def train_propensity_model(tables: Tables, settings: TrainingSettings) -> Traini
     logger.info(
         "Trained on %d rows from %d snapshots, tested on %d inactive customers as of "
         "%s: ROC AUC %.3f (recency %.3f, RFM %.3f), top-decile lift %.2f in %.1f s",
-        len(train_rows) + len(valid_rows), len(snapshots), len(test_inactive),
-        settings.test_as_of, metrics["roc_auc"], metrics["baseline_recency_roc_auc"],
-        metrics["baseline_rfm_roc_auc"], metrics["lift_top_decile"],
+        len(train_rows) + len(valid_rows),
+        len(snapshots),
+        len(test_inactive),
+        settings.test_as_of,
+        metrics["roc_auc"],
+        metrics["baseline_recency_roc_auc"],
+        metrics["baseline_rfm_roc_auc"],
+        metrics["lift_top_decile"],
         time.perf_counter() - started,
     )
     return TrainingResult(
@@ -282,11 +310,17 @@ def _model_settings(settings: TrainingSettings, event_types: list[str]) -> dict:
     }
 
 
-def _fit_booster(model: PropensityModel, train_rows, valid_rows, settings) -> lgb.Booster:
+def _fit_booster(
+    model: PropensityModel, train_rows, valid_rows, settings
+) -> lgb.Booster:
     params = {**DEFAULT_LIGHTGBM, **settings.lightgbm, "seed": settings.seed}
     rounds = int(params.pop("num_boost_round"))
-    train_set = lgb.Dataset(model.design_matrix(train_rows), label=train_rows["label"], free_raw_data=False)
-    valid_set = lgb.Dataset(model.design_matrix(valid_rows), label=valid_rows["label"], reference=train_set)
+    train_set = lgb.Dataset(
+        model.design_matrix(train_rows), label=train_rows["label"], free_raw_data=False
+    )
+    valid_set = lgb.Dataset(
+        model.design_matrix(valid_rows), label=valid_rows["label"], reference=train_set
+    )
     booster = lgb.train(
         {**params, "metric": "auc"},
         train_set,
@@ -309,6 +343,8 @@ def _evaluate_extra(tables, model, as_of, settings, event_types) -> dict[str, fl
     snapshot = build_snapshot(tables, as_of, settings, event_types=event_types)
     inactive = snapshot[snapshot["is_inactive"]].reset_index(drop=True)
     propensity = model.predict_frame(inactive)["propensity"].to_numpy()
-    metrics, _ = evaluate_with_baselines(inactive, inactive["label"].to_numpy(), propensity)
+    metrics, _ = evaluate_with_baselines(
+        inactive, inactive["label"].to_numpy(), propensity
+    )
     tag = as_of.strftime("%Y%m%d")
     return {f"at_{tag}_{key}": value for key, value in metrics.items()}

@@ -136,5 +136,7 @@ def test_mixed_formats_without_configured_format_error_instead_of_dropping(write
     # no single candidate format fits both 03/04/2024 and 2024-04-20
     path = write_file("transactions_mixed_formats.csv", MIXED_CSV)
 
-    with pytest.raises(InputValidationError, match=r"timestamp.*line 3 \('2024-04-20'\)"):
+    with pytest.raises(
+        InputValidationError, match=r"timestamp.*line 3 \('2024-04-20'\)"
+    ):
         load_table(connect(), TableSource("transactions", path=path), today=TODAY)

@@ -20,7 +20,9 @@ CDNOW_FILE = "cdnow_master.csv.gz"
 
 def cdnow_path() -> Path:
     """Path of the bundled CDNOW transactions file."""
-    return Path(str(resources.files("referral_propensity.datasets") / "data" / CDNOW_FILE))
+    return Path(
+        str(resources.files("referral_propensity.datasets") / "data" / CDNOW_FILE)
+    )
 
 
 def cdnow_source() -> TableSource:
@@ -34,6 +36,10 @@ def cdnow_source() -> TableSource:
     return TableSource(
         name="transactions",
         path=cdnow_path(),
-        columns={"timestamp": "date", "amount": "dollar_value", "quantity": "number_of_cds"},
+        columns={
+            "timestamp": "date",
+            "amount": "dollar_value",
+            "quantity": "number_of_cds",
+        },
         date_format="%Y%m%d",
     )

@@ -9,6 +9,7 @@ SQL over it without copying it into Python.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from referral_propensity.errors import InputValidationError
+from referral_propensity.errors import EmptyTableError, InputValidationError
 from referral_propensity.io import dates
 from referral_propensity.io.contract import KEEPS_EXTRA_COLUMNS, OPTIONAL, REQUIRED
 
@@ -40,6 +41,7 @@ _NUMERIC_TYPES = (
 )
 _TIME_TYPES = ("TIMESTAMP", "DATE")
 _MAX_SHOWN = 5
+_TABLE_NUMBERS = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,7 @@ def load_table(
     mapping = _map_columns(source, found)
     n_rows_read = raw.shape[0]
     if n_rows_read == 0:
-        raise InputValidationError(
+        raise EmptyTableError(
             f"{source.name} file `{source.label}` has 0 data rows; "
             f"point data.{source.name}.path at a file with data"
         )
@@ -185,10 +187,21 @@ def load_table(
         con, raw_name, source, mapping, raw_types, finder
     )
     _check_typed(con, raw_name, source, mapping, typed, finder)
+    if "timestamp" in mapping:
+        _warn_future_rows(
+            con,
+            raw_name,
+            f'"{mapping["timestamp"]}"',
+            dict(typed)["timestamp"],
+            source,
+            finder,
+            today or dt.datetime.now(dt.UTC).date(),
+        )
     selects = ", ".join(f'{expr} AS "{column}"' for column, expr in typed)
     typed_sql = f"SELECT {selects} FROM {raw_name}"
 
-    table_name = f"t_{source.name}"
+    # a fresh name per load, so an earlier table on this connection stays valid
+    table_name = f"t_{source.name}_{next(_TABLE_NUMBERS)}"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {table_name}_dedup AS SELECT DISTINCT * FROM ({typed_sql})"
     )
@@ -209,10 +222,6 @@ def load_table(
 
     if source.name == "customers":
         _check_unique_customers(con, table_name, source)
-    if "timestamp" in relation.columns:
-        _warn_future_rows(
-            con, table_name, source, finder, today or dt.datetime.now(dt.UTC).date()
-        )
 
     logger.info(
         "Loaded %s from %s: %d rows (%d duplicates dropped) in %.1f s",
@@ -249,7 +258,7 @@ def _read_raw(con, source: TableSource) -> duckdb.DuckDBPyRelation:
             f"or --{source.name}"
         )
     if path.stat().st_size == 0:
-        raise InputValidationError(
+        raise EmptyTableError(
             f"{source.name} file `{path.name}` is empty (no header row); "
             f"export it again with a header and data rows"
         )
@@ -287,9 +296,12 @@ def _map_columns(source: TableSource, found: list[str]) -> dict[str, str]:
 
     missing = [column for column in REQUIRED[source.name] if column not in mapping]
     if missing:
-        hint = (
-            _delimiter_hint(source, found) or f"map them in data.{source.name}.columns"
-        )
+        hint = _delimiter_hint(source, found)
+        if hint:
+            # the sniffer may have taken a data row for the header; show the real one
+            found = [_header_line(source)] if source.path is not None else found
+        else:
+            hint = f"map them in data.{source.name}.columns"
         raise InputValidationError(
             f"{source.name} file `{source.label}` is missing required column(s) "
             f"{', '.join(missing)} (found: {', '.join(repr(f) for f in found)}); {hint}"
@@ -303,11 +315,15 @@ def _map_columns(source: TableSource, found: list[str]) -> dict[str, str]:
     return mapping
 
 
+def _header_line(source: TableSource) -> str:
+    with open(source.path, encoding="utf-8-sig", errors="replace") as handle:
+        return handle.readline().strip()
+
+
 def _delimiter_hint(source: TableSource, found: list[str]) -> str | None:
     header = ",".join(found)
     if source.path is not None and source.path.suffix.lower() not in _PARQUET_SUFFIXES:
-        with open(source.path, encoding="utf-8-sig", errors="replace") as handle:
-            header = handle.readline()
+        header = _header_line(source)
     counts = {
         sep: header.count(sep) for sep in (",", ";", "\t", "|") if sep != source.sep
     }
@@ -448,20 +464,35 @@ def _fix_hint(source: TableSource, column: str, kind: str | None) -> str:
 def _finish_table(con, table_name, source, mapping) -> str | None:
     columns = con.table(f"{table_name}_dedup").columns
     time_column = next((c for c in ("timestamp", "sent_at") if c in columns), None)
-    extra = []
+    star, extra = "*", []
+    day = (
+        f"CAST(date_diff('day', DATE '1970-01-01', CAST(\"{time_column}\" AS DATE)) "
+        f"AS INTEGER)"
+    )
     if time_column:
-        day = (
-            f"CAST(date_diff('day', DATE '1970-01-01', CAST(\"{time_column}\" AS DATE)) "
-            f"AS INTEGER)"
-        )
         extra.append(f"{day} AS event_day")
+
     order_definition = None
     if source.name == "transactions":
         order_definition = "order_id" if "order_id" in mapping else "customer_day"
+        # one order per customer and UTC day where the source has no order id
+        customer_day = f"customer_id || '|' || CAST({day} AS VARCHAR)"
         if order_definition == "customer_day":
-            # one order per customer and UTC day when the source has no order ids
-            extra.append(f"customer_id || '|' || CAST({day} AS VARCHAR) AS order_id")
-    select = ", ".join(["*", *extra])
+            extra.append(f"{customer_day} AS order_id")
+        else:
+            n_missing = con.execute(
+                f"SELECT count(*) FROM {table_name}_dedup WHERE order_id IS NULL"
+            ).fetchall()[0][0]
+            if n_missing:
+                logger.warning(
+                    "%d transactions row(s) in %s have no order_id; each counts as "
+                    "one order per customer and day",
+                    n_missing,
+                    source.label,
+                )
+                star = f"* REPLACE (coalesce(order_id, {customer_day}) AS order_id)"
+
+    select = ", ".join([star, *extra])
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {table_name} AS SELECT {select} FROM {table_name}_dedup"
     )
@@ -480,24 +511,30 @@ def _check_unique_customers(con, table_name, source) -> None:
         )
 
 
-def _warn_future_rows(con, table_name, source, finder, today: dt.date) -> None:
-    tomorrow = today + dt.timedelta(days=1)
-    rows = con.execute(
-        f"SELECT strftime(timestamp, '%Y-%m-%d') FROM {table_name} "
-        f"WHERE timestamp >= TIMESTAMPTZ '{tomorrow.isoformat()}' ORDER BY timestamp"
-    ).fetchall()
-    if rows:
-        days = sorted({row[0] for row in rows})
-        logger.warning(
-            "%d %s row(s) in %s are dated after today (%s), the latest %s: %s; "
-            "they are never used as features, check the extract",
-            len(rows),
-            source.name,
-            source.label,
-            today,
-            days[-1],
-            "; ".join(finder.lines_of_days("timestamp", days[:_MAX_SHOWN])),
-        )
+def _warn_future_rows(con, raw_name, raw_col, parsed, source, finder, today) -> None:
+    tomorrow = (today + dt.timedelta(days=1)).isoformat()
+    late = f"({parsed}) >= TIMESTAMPTZ '{tomorrow}'"
+    n_late = con.execute(f"SELECT count(*) FROM {raw_name} WHERE {late}").fetchall()[0][
+        0
+    ]
+    if not n_late:
+        return
+    values = [
+        row[0]
+        for row in con.execute(
+            f"SELECT DISTINCT trim(CAST({raw_col} AS VARCHAR)) AS v FROM {raw_name} "
+            f"WHERE {late} ORDER BY v LIMIT {_MAX_SHOWN}"
+        ).fetchall()
+    ]
+    logger.warning(
+        "%d %s row(s) in %s are dated after today (%s): %s; they are never used "
+        "as features, check the extract",
+        n_late,
+        source.name,
+        source.label,
+        today,
+        "; ".join(finder("timestamp", values)),
+    )
 
 
 def _sql_str(text: str) -> str:
@@ -537,17 +574,6 @@ class _LineFinder:
             hits = stripped.index[stripped == value][:3]
             where = ", ".join(self._where(int(i) + 1) for i in hits) or "?"
             phrases.append(f"{where} ({value!r})")
-        return phrases
-
-    def lines_of_days(self, column: str, days: list[str]) -> list[str]:
-        raw = self._raw_column(column)
-        if raw is None:
-            return days
-        phrases = []
-        for day in days:
-            hits = raw.index[raw.str.contains(day, regex=False)][:3]
-            where = ", ".join(self._where(int(i) + 1) for i in hits) or "?"
-            phrases.append(f"{where} ({day})")
         return phrases
 
     def _raw_column(self, column: str) -> pd.Series | None:

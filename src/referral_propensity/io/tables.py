@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from referral_propensity.errors import EmptyTableError, InputValidationError
 from referral_propensity.io.load import LoadedTable, TableSource, load_table
+
+logger = logging.getLogger(__name__)
+
+logger = logging.getLogger(__name__)
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -110,9 +116,19 @@ def load_tables(
     -------
     Tables
     """
-    loaded = {
-        name: load_table(con, source, today=today) for name, source in sources.items()
-    }
+    if "transactions" not in sources:
+        raise InputValidationError(
+            "no transactions table given; set data.transactions.path"
+        )
+    loaded = {}
+    for name, source in sources.items():
+        try:
+            loaded[name] = load_table(con, source, today=today)
+        except EmptyTableError as exc:
+            if name == "transactions":
+                raise
+            # an empty optional table is as if it were not given
+            logger.warning("%s; going on without the %s table", exc, name)
     return Tables(con=con, sources=sources, **loaded)
 
 

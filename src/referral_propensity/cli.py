@@ -1,0 +1,451 @@
+"""The ``referral-propensity`` command: one sub-command per stage, plus ``run``.
+
+Exit codes: 0 success; 1 unexpected error; 2 wrong command-line usage; 3 bad
+input data or config; 4 model not found; 5 an output could not be written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from referral_propensity import progress
+from referral_propensity.errors import (
+    InputValidationError,
+    ModelNotFoundError,
+    OutputWriteError,
+)
+
+EXIT_BAD_INPUT = 3
+EXIT_NO_MODEL = 4
+EXIT_WRITE_FAILED = 5
+
+logger = logging.getLogger("referral_propensity")
+
+app = typer.Typer(
+    name="referral-propensity",
+    help=(
+        "Rank inactive customers for a referral offer: features, segments, "
+        "a calibrated LightGBM propensity model, batch scores, tracked in MLflow."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config", "-c", help="YAML config file. Default: configs/default.yaml."
+    ),
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Date YYYY-MM-DD (midnight UTC); features use only events strictly before it.",
+        show_default=False,
+    ),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output-dir",
+        "-o",
+        help="Folder for outputs. Default: output_dir of the config (outputs).",
+    ),
+]
+
+
+def _table_option(name: str):
+    help_text = (
+        f"{name} file (CSV or Parquet); overrides data.{name}.path of the config."
+    )
+    return Annotated[
+        Path | None, typer.Option(f"--{name}", help=help_text, show_default=False)
+    ]
+
+
+TransactionsOption = _table_option("transactions")
+CustomersOption = _table_option("customers")
+EngagementOption = _table_option("engagement")
+OffersOption = _table_option("offers")
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Log DEBUG details too.")
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model-uri",
+        help="Model to score with, e.g. models:/referral-propensity/3 or runs:/<id>/model. "
+        "Default: models:/<model_name>@champion.",
+        show_default=False,
+    ),
+]
+
+DEFAULT_CONFIG = Path("configs/default.yaml")
+
+
+def _setup(verbose: bool) -> None:
+    interactive = sys.stderr.isatty()
+    level = logging.DEBUG if verbose else logging.INFO
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    if interactive:
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(show_path=False, rich_tracebacks=False)
+        handler.setFormatter(logging.Formatter("%(message)s", datefmt="%H:%M:%S"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("referral_propensity").setLevel(level)
+    for noisy in ("mlflow", "alembic", "urllib3", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    warnings.filterwarnings("ignore", module="mlflow")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    progress.enable(interactive)
+
+
+def _parse_date(value: str | None, option: str = "--as-of") -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date like 2024-07-01", param_hint=option
+        ) from None
+
+
+def _load(config_path: Path, output_dir: Path | None, tables: dict[str, Path | None]):
+    from referral_propensity.config import load_config
+
+    overrides: dict[str, object] = {}
+    given = {name: path for name, path in tables.items() if path is not None}
+    if given:
+        overrides["data.source"] = "files"
+        for name, path in given.items():
+            overrides[f"data.{name}.path"] = str(path)
+    if output_dir is not None:
+        overrides["output_dir"] = str(output_dir)
+    config = load_config(config_path, overrides=overrides)
+    from referral_propensity import tracking
+
+    uri = tracking.configure(config.tracking_uri)
+    logger.debug(
+        "Tracking store %s, experiment %s", uri, config.resolved_experiment_name
+    )
+    return config
+
+
+def _fail(exc: BaseException, *, resume: str | None = None) -> None:
+    if isinstance(exc, InputValidationError):
+        code, kind = EXIT_BAD_INPUT, "bad input"
+    elif isinstance(exc, ModelNotFoundError):
+        code, kind = EXIT_NO_MODEL, "model not found"
+    elif isinstance(exc, OutputWriteError):
+        code, kind = EXIT_WRITE_FAILED, "write failed"
+    else:
+        code, kind = 1, "unexpected error"
+        logger.debug("Traceback", exc_info=exc)
+    hint = f"; when fixed, resume with: {resume}" if resume else ""
+    logger.error("%s: %s%s", kind, exc, hint)
+    raise typer.Exit(code)
+
+
+def _guard(action, *, resume: str | None = None):
+    try:
+        return action()
+    except typer.Exit:
+        raise
+    except (InputValidationError, ModelNotFoundError, OutputWriteError) as exc:
+        _fail(exc, resume=resume)
+    except Exception as exc:  # the top level logs every failure once
+        _fail(exc, resume=resume)
+
+
+@app.command()
+def run(
+    config: ConfigOption = DEFAULT_CONFIG,
+    as_of: AsOfOption = None,
+    output_dir: OutputOption = None,
+    transactions: TransactionsOption = None,
+    customers: CustomersOption = None,
+    engagement: EngagementOption = None,
+    offers: OffersOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Train, register and score: the whole job.
+
+    With --as-of, scoring happens as of that date and the test snapshot is
+    as_of minus label.horizon_days; without it both come from the config.
+    """
+    _setup(verbose)
+    day = _parse_date(as_of)
+
+    def job():
+        from referral_propensity import pipeline
+
+        cfg = _load(
+            config,
+            output_dir,
+            dict(
+                transactions=transactions,
+                customers=customers,
+                engagement=engagement,
+                offers=offers,
+            ),
+        )
+        tables = pipeline.load_job_tables(cfg)
+        test_day = day - dt.timedelta(days=cfg.label.horizon_days) if day else None
+        training = pipeline.run_training(cfg, tables, as_of=test_day)
+        resume = f"referral-propensity score --config {config}"
+        scoring = _guard(
+            lambda: pipeline.run_scoring(cfg, tables, as_of=day), resume=resume
+        )
+        m = training.result.metrics
+        typer.echo(
+            f"Trained model version {training.logged.version} "
+            f"({'champion' if training.logged.promoted else 'challenger'}): ROC AUC {m['roc_auc']:.3f} "
+            f"(recency {m['baseline_recency_roc_auc']:.3f}, RFM {m['baseline_rfm_roc_auc']:.3f}), "
+            f"top-decile lift {m['lift_top_decile']:.2f}"
+        )
+        typer.echo(
+            f"Scored {len(scoring.scores)} inactive customers -> {scoring.paths[0].parent}"
+        )
+
+    _guard(job)
+
+
+@app.command()
+def train(
+    config: ConfigOption = DEFAULT_CONFIG,
+    as_of: AsOfOption = None,
+    output_dir: OutputOption = None,
+    transactions: TransactionsOption = None,
+    customers: CustomersOption = None,
+    engagement: EngagementOption = None,
+    offers: OffersOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Train and register a model; --as-of is the held-out test snapshot."""
+    _setup(verbose)
+    day = _parse_date(as_of)
+
+    def job():
+        from referral_propensity import pipeline
+
+        cfg = _load(
+            config,
+            output_dir,
+            dict(
+                transactions=transactions,
+                customers=customers,
+                engagement=engagement,
+                offers=offers,
+            ),
+        )
+        tables = pipeline.load_job_tables(cfg)
+        outcome = pipeline.run_training(cfg, tables, as_of=day)
+        m = outcome.result.metrics
+        typer.echo(
+            f"Model version {outcome.logged.version} "
+            f"({'champion' if outcome.logged.promoted else 'challenger'}), run {outcome.logged.run_id}: "
+            f"ROC AUC {m['roc_auc']:.3f}, PR AUC {m['pr_auc']:.3f}, Brier {m['brier']:.4f}, "
+            f"top-decile lift {m['lift_top_decile']:.2f}"
+        )
+
+    _guard(job)
+
+
+@app.command()
+def score(
+    config: ConfigOption = DEFAULT_CONFIG,
+    as_of: AsOfOption = None,
+    output_dir: OutputOption = None,
+    model_uri: ModelOption = None,
+    transactions: TransactionsOption = None,
+    customers: CustomersOption = None,
+    engagement: EngagementOption = None,
+    offers: OffersOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Score inactive customers with the champion and write scores.parquet and scores.csv."""
+    _setup(verbose)
+    day = _parse_date(as_of)
+
+    def job():
+        from referral_propensity import pipeline
+
+        cfg = _load(
+            config,
+            output_dir,
+            dict(
+                transactions=transactions,
+                customers=customers,
+                engagement=engagement,
+                offers=offers,
+            ),
+        )
+        tables = pipeline.load_job_tables(cfg)
+        outcome = pipeline.run_scoring(cfg, tables, as_of=day, model_uri=model_uri)
+        typer.echo(
+            f"Scored {len(outcome.scores)} inactive customers -> {outcome.paths[0].parent}"
+        )
+
+    _guard(job)
+
+
+@app.command()
+def features(
+    config: ConfigOption = DEFAULT_CONFIG,
+    as_of: AsOfOption = None,
+    output_dir: OutputOption = None,
+    transactions: TransactionsOption = None,
+    customers: CustomersOption = None,
+    engagement: EngagementOption = None,
+    offers: OffersOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Write the feature table at as_of to <output-dir>/features_<as_of>.parquet."""
+    _setup(verbose)
+    day = _parse_date(as_of)
+
+    def job():
+        from referral_propensity import pipeline
+        from referral_propensity.io.write import write_frame
+
+        cfg = _load(
+            config,
+            output_dir,
+            dict(
+                transactions=transactions,
+                customers=customers,
+                engagement=engagement,
+                offers=offers,
+            ),
+        )
+        tables = pipeline.load_job_tables(cfg)
+        when = pipeline.scoring_as_of(cfg, tables, day)
+        table = pipeline.marked_features(cfg, tables, when)
+        path = write_frame(
+            table.frame, Path(cfg.output_dir) / f"features_{when}.parquet"
+        )
+        logger.info(
+            "Wrote %d customers x %d features to %s",
+            len(table.frame),
+            len(table.feature_columns),
+            path,
+        )
+        typer.echo(str(path))
+
+    _guard(job)
+
+
+@app.command()
+def segments(
+    config: ConfigOption = DEFAULT_CONFIG,
+    as_of: AsOfOption = None,
+    output_dir: OutputOption = None,
+    transactions: TransactionsOption = None,
+    customers: CustomersOption = None,
+    engagement: EngagementOption = None,
+    offers: OffersOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Fit segments on the inactive customers at as_of and print the segment table."""
+    _setup(verbose)
+    day = _parse_date(as_of)
+
+    def job():
+        from rich.console import Console
+        from rich.table import Table
+
+        from referral_propensity import pipeline
+        from referral_propensity.io.write import write_frame
+        from referral_propensity.segments import Segmenter
+
+        cfg = _load(
+            config,
+            output_dir,
+            dict(
+                transactions=transactions,
+                customers=customers,
+                engagement=engagement,
+                offers=offers,
+            ),
+        )
+        tables = pipeline.load_job_tables(cfg)
+        when = pipeline.scoring_as_of(cfg, tables, day)
+        frame = pipeline.marked_features(cfg, tables, when).frame
+        inactive = frame[frame["is_inactive"]].reset_index(drop=True)
+        settings = pipeline.training_settings(cfg, when).segments
+        profile = Segmenter(**settings, random_state=cfg.seed).fit(inactive).profile_
+        write_frame(profile, Path(cfg.output_dir) / f"segments_{when}.csv")
+
+        table = Table(
+            title=f"Segments of {len(inactive)} inactive customers as of {when}"
+        )
+        for column in profile.columns:
+            table.add_column(
+                column, justify="left" if column == "segment_name" else "right"
+            )
+        for row in profile.itertuples(index=False):
+            table.add_row(
+                *(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row)
+            )
+        Console(width=200).print(table)
+
+    _guard(job)
+
+
+@app.command()
+def ui(
+    config: ConfigOption = DEFAULT_CONFIG,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+) -> None:
+    """Start the MLflow UI for the project's tracking store on 127.0.0.1."""
+    _setup(False)
+
+    def job():
+        from referral_propensity import tracking
+        from referral_propensity.config import load_config
+
+        uri = tracking.resolve_tracking_uri(
+            load_config(config).tracking_uri if config.exists() else None
+        )
+        typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl+C stops it)")
+        command = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "ui",
+            "--backend-store-uri",
+            uri,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        raise typer.Exit(subprocess.call(command))
+
+    _guard(job)
+
+
+if __name__ == "__main__":
+    app()

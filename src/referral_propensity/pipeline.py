@@ -1,0 +1,389 @@
+"""The main job, stage by stage: load, features, train, register, score.
+
+Functions here turn the checked config into plain arguments for each stage
+and hand results from one stage to the next; they hold no state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from referral_propensity import __version__, tracking
+from referral_propensity.config import Config, TableConfig, flatten_config
+from referral_propensity.datasets import cdnow_source
+from referral_propensity.engine import connect
+from referral_propensity.features import FeatureTable, build_features
+from referral_propensity.features.rfm import BOUNDARY_RULE, ORDER_RULES
+from referral_propensity.inactivity import mark_inactive
+from referral_propensity.io.load import TableSource
+from referral_propensity.io.tables import Tables, from_day, load_tables
+from referral_propensity.io.write import write_scores
+from referral_propensity.plots import (
+    plot_calibration,
+    plot_feature_importance,
+    plot_gains,
+    plot_segment_profile,
+)
+from referral_propensity.score import score_customers
+from referral_propensity.train import (
+    TrainingResult,
+    TrainingSettings,
+    train_propensity_model,
+)
+
+logger = logging.getLogger(__name__)
+
+#: tables the current label kinds read (offers wait for the offer labels)
+USED_TABLES = ("transactions", "customers", "engagement")
+
+
+def table_sources(config: Config) -> dict[str, TableSource]:
+    """Where each input table comes from, per the config."""
+    data = config.data
+    if data.source == "cdnow":
+        return {"transactions": cdnow_source()}
+    if data.source == "synthetic":
+        from referral_propensity.datasets.synthetic import generate_shop
+
+        shop = generate_shop(
+            n_customers=data.synthetic.n_customers,
+            start=data.synthetic.start,
+            end=data.synthetic.end,
+            seed=data.synthetic.seed,
+        )
+        return {
+            name: TableSource(name=name, frame=getattr(shop, name))
+            for name in USED_TABLES
+        }
+    sources = {}
+    for name in USED_TABLES:
+        table: TableConfig | None = getattr(data, name)
+        if table is not None and table.path is not None:
+            sources[name] = TableSource(
+                name=name,
+                path=Path(table.path),
+                columns=dict(table.columns),
+                sep=table.sep,
+                decimal=table.decimal,
+                thousands=table.thousands,
+                date_format=table.date_format,
+                encoding=table.encoding,
+            )
+    return sources
+
+
+def load_job_tables(config: Config, *, today: dt.date | None = None) -> Tables:
+    """Load and check every input table of the job."""
+    started = time.perf_counter()
+    tables = load_tables(connect(), table_sources(config), today=today)
+    first, last = tables.day_range()
+    logger.info(
+        "Loaded %d table(s) (%s) with transactions from %s to %s in %.1f s",
+        len(tables.present()),
+        ", ".join(tables.present()),
+        from_day(first),
+        from_day(last),
+        time.perf_counter() - started,
+    )
+    return tables
+
+
+def scoring_as_of(
+    config: Config, tables: Tables, as_of: dt.date | None = None
+) -> dt.date:
+    """The scoring date: given, configured, or the day after the last transaction."""
+    if as_of is not None:
+        return as_of
+    if config.scoring.as_of is not None:
+        return config.scoring.as_of
+    return from_day(tables.day_range()[1] + 1)
+
+
+def test_as_of(config: Config, tables: Tables, as_of: dt.date | None = None) -> dt.date:
+    """The test snapshot: given, configured, or the scoring date minus the horizon."""
+    if as_of is not None:
+        return as_of
+    if config.training.test_as_of is not None:
+        return config.training.test_as_of
+    return scoring_as_of(config, tables) - dt.timedelta(days=config.label.horizon_days)
+
+
+def training_settings(config: Config, as_of: dt.date) -> TrainingSettings:
+    """Plain training arguments from the config."""
+    segments = config.segments
+    return TrainingSettings(
+        test_as_of=as_of,
+        horizon_days=config.label.horizon_days,
+        n_snapshots=config.training.n_snapshots,
+        snapshot_step_days=config.training.snapshot_step_days,
+        windows_days=tuple(config.features.windows_days),
+        no_purchase_days=config.inactivity.no_purchase_days,
+        no_engagement_days=config.inactivity.no_engagement_days,
+        lapse_stage_edges_days=tuple(config.inactivity.lapse_stage_edges_days),
+        population=config.training.population,
+        calibration=config.training.calibration,
+        early_stopping_rounds=config.training.early_stopping_rounds,
+        lightgbm=dict(config.training.lightgbm),
+        segments={
+            "method": segments.method,
+            "k_min": segments.k_min,
+            "k_max": segments.k_max,
+            "criterion": segments.criterion,
+            "features": segments.features,
+            "order_by": segments.order_by,
+            "max_fit_rows": segments.max_fit_rows,
+        },
+        extra_test_as_of=tuple(config.training.extra_test_as_of),
+        seed=config.seed,
+    )
+
+
+def marked_features(
+    config: Config,
+    tables: Tables,
+    as_of: dt.date,
+    *,
+    model_settings: dict | None = None,
+) -> FeatureTable:
+    """Features at as_of with ``is_inactive`` and ``lapse_stage`` added.
+
+    With ``model_settings`` (a trained model's), the windows, event types and
+    inactivity rule are the model's, so scoring sees what training saw.
+    """
+    settings = model_settings or {}
+    windows = settings.get("windows_days", config.features.windows_days)
+    features = build_features(
+        tables,
+        as_of=as_of,
+        windows_days=windows,
+        event_types=settings.get("event_types"),
+    )
+    features.frame = mark_inactive(
+        features.frame,
+        no_purchase_days=settings.get(
+            "no_purchase_days", config.inactivity.no_purchase_days
+        ),
+        no_engagement_days=settings.get(
+            "no_engagement_days", config.inactivity.no_engagement_days
+        ),
+        lapse_stage_edges_days=settings.get(
+            "lapse_stage_edges_days", config.inactivity.lapse_stage_edges_days
+        ),
+    )
+    return features
+
+
+def code_version() -> str:
+    """The git commit of the working folder, or the package version."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        return commit or __version__
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+
+
+def _tags(config: Config, tables: Tables, stage: str) -> dict[str, str]:
+    return {
+        "stage": stage,
+        "dataset": config.data.source,
+        "label_kind": config.label.kind,
+        "engine": "duckdb",
+        "code_version": code_version(),
+        "package_version": __version__,
+    }
+
+
+def _params(config: Config, tables: Tables) -> dict[str, str]:
+    order = tables.transactions.order_definition or "order_id"
+    params = flatten_config(config)
+    params["derived.order_definition"] = order
+    params["derived.frequency_rule"] = ORDER_RULES[order]
+    params["derived.boundary_rule"] = BOUNDARY_RULE
+    for name, table in tables.present().items():
+        for column, fmt in table.date_formats.items():
+            params[f"derived.date_format.{name}.{column}"] = fmt
+    params.update(
+        {f"data_fingerprint.{k}": str(v) for k, v in tables.fingerprints().items()}
+    )
+    return params
+
+
+@dataclass
+class TrainingOutcome:
+    """A finished training: its result and where it was logged."""
+
+    result: TrainingResult
+    logged: tracking.LoggedModel
+
+
+def run_training(
+    config: Config, tables: Tables, *, as_of: dt.date | None = None
+) -> TrainingOutcome:
+    """Train, evaluate, log to MLflow, register and decide on the champion."""
+    started = time.perf_counter()
+    test_day = test_as_of(config, tables, as_of)
+    settings = training_settings(config, test_day)
+    result = train_propensity_model(tables, settings)
+
+    params = {**_params(config, tables), **result.params}
+    metrics = {**result.metrics, **result.extra_metrics}
+    for name, table in tables.present().items():
+        metrics[f"{name}_n_duplicate_rows_dropped"] = float(
+            table.n_duplicate_rows_dropped
+        )
+    metrics["n_duplicate_rows_dropped"] = float(
+        tables.transactions.n_duplicate_rows_dropped
+    )
+
+    test = result.test_frame
+    figures = {
+        "gains": plot_gains(result.gains),
+        "calibration": plot_calibration(
+            test["label"].to_numpy(), test["propensity"].to_numpy()
+        ),
+        "feature_importance": plot_feature_importance(result.feature_importance),
+        "segment_profile": plot_segment_profile(result.segment_profile),
+    }
+    gains = pd.concat(
+        [t.assign(score=name) for name, t in result.gains.items()], ignore_index=True
+    )
+    logged = tracking.log_training_run(
+        experiment_name=config.resolved_experiment_name,
+        run_name=f"train {config.resolved_experiment_name} as_of={test_day} data={tables.short_hash()}",
+        model_name=config.model_name,
+        model=result.model,
+        params=params,
+        metrics=metrics,
+        tags=_tags(config, tables, "train"),
+        figures=figures,
+        tables={
+            "gains": gains,
+            "segment_profile": result.segment_profile,
+            "feature_importance": result.feature_importance,
+            "snapshots": result.snapshots,
+        },
+        texts={
+            "config.yaml": yaml.safe_dump(
+                config.model_dump(mode="json"), sort_keys=False
+            )
+        },
+        test_features=test.drop(
+            columns=["label", "propensity", "segment_id", "segment_name"]
+        ),
+        test_labels=test["label"].to_numpy(),
+    )
+    logger.info(
+        "Training run %s finished in %.1f s: model version %s%s",
+        logged.run_id,
+        time.perf_counter() - started,
+        logged.version,
+        " (champion)" if logged.promoted else " (challenger)",
+    )
+    return TrainingOutcome(result=result, logged=logged)
+
+
+@dataclass
+class ScoringOutcome:
+    """A finished scoring: the scores, the files and the run."""
+
+    scores: pd.DataFrame
+    paths: list[Path]
+    run_id: str
+    model_version: str | None
+
+
+def run_scoring(
+    config: Config,
+    tables: Tables,
+    *,
+    as_of: dt.date | None = None,
+    model_uri: str | None = None,
+    output_dir: Path | None = None,
+) -> ScoringOutcome:
+    """Score inactive customers with the champion (or a given model) and write the files."""
+    started = time.perf_counter()
+    uri = model_uri or f"models:/{config.model_name}@{tracking.CHAMPION}"
+    loaded = tracking.load_model(uri)
+    day = scoring_as_of(config, tables, as_of)
+    features = marked_features(
+        config, tables, day, model_settings=loaded.model.settings
+    )
+
+    offers = {
+        key: (offer.offer, offer.cost)
+        for key, offer in config.scoring.offers_by_segment.items()
+    }
+    scores = score_customers(
+        loaded.model,
+        features.frame,
+        default_offer=(
+            config.scoring.default_offer.offer,
+            config.scoring.default_offer.cost,
+        ),
+        offers_by_segment=offers,
+    )
+    folder = Path(output_dir or config.output_dir)
+    paths = write_scores(scores, folder)
+
+    propensity = scores["propensity"]
+    metrics = {
+        "rows_in": float(len(features.frame)),
+        "rows_scored": float(len(scores)),
+        "n_rows_after_cutoff": float(features.n_rows_after_cutoff),
+        "propensity_mean": float(propensity.mean()) if len(scores) else float("nan"),
+        "expected_value_total": float(scores["expected_value"].clip(lower=0).sum()),
+        **{
+            f"propensity_p{int(q * 100):02d}": float(propensity.quantile(q))
+            for q in (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
+            if len(scores)
+        },
+    }
+    segment_counts = (
+        scores.groupby(["segment_id", "segment_name"])
+        .size()
+        .rename("n_customers")
+        .reset_index()
+    )
+    run_id = tracking.log_scoring_run(
+        experiment_name=config.resolved_experiment_name,
+        run_name=f"score {config.resolved_experiment_name} as_of={day} model=v{loaded.version or '?'}",
+        params={
+            **_params(config, tables),
+            "scoring.as_of_used": str(day),
+            "scoring.model_uri": uri,
+            "scoring.model_version": str(loaded.version),
+            "scoring.model_run_id": str(loaded.run_id),
+            "scoring.output_dir": str(folder),
+        },
+        metrics=metrics,
+        tags=_tags(config, tables, "score"),
+        texts={"tables/segment_counts.csv": segment_counts.to_csv(index=False)},
+    )
+    logger.info(
+        "Scored %d of %d customers as of %s with %s (version %s) in %.1f s; wrote %s; run %s",
+        len(scores),
+        len(features.frame),
+        day,
+        uri,
+        loaded.version,
+        time.perf_counter() - started,
+        ", ".join(str(p) for p in paths),
+        run_id,
+    )
+    return ScoringOutcome(
+        scores=scores, paths=paths, run_id=run_id, model_version=loaded.version
+    )
