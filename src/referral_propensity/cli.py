@@ -116,7 +116,9 @@ def _setup(verbose: bool) -> None:
     for noisy in ("mlflow", "alembic", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    warnings.filterwarnings("ignore", module="mlflow")
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
+    warnings.filterwarnings("ignore", message=r".*type hints to the `predict` method")
     warnings.filterwarnings("ignore", category=FutureWarning)
     progress.enable(interactive)
 

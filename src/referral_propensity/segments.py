@@ -11,6 +11,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import RobustScaler
+from threadpoolctl import threadpool_limits
 
 logger = logging.getLogger(__name__)
 
@@ -162,10 +163,13 @@ class Segmenter:
         score_rows = _sample(len(fit_rows), _SILHOUETTE_SAMPLE, rng)
         self.scores_ = {}
         models = {}
-        for k in range(self.k_min, min(self.k_max, len(fit_rows) - 1) + 1):
-            model = self._new_model(k).fit(scaled[fit_rows])
-            models[k] = model
-            self.scores_[k] = self._score(model, scaled[fit_rows], score_rows)
+        # one thread: beside LightGBM's OpenMP runtime, scikit-learn's threads
+        # spin against each other and run ten times slower on a small machine
+        with threadpool_limits(limits=1):
+            for k in range(self.k_min, min(self.k_max, len(fit_rows) - 1) + 1):
+                model = self._new_model(k).fit(scaled[fit_rows])
+                models[k] = model
+                self.scores_[k] = self._score(model, scaled[fit_rows], score_rows)
         pick = max if self.criterion == "silhouette" else min
         self.k_ = pick(self.scores_, key=lambda k: (self.scores_[k], -k))
         self.model_ = models[self.k_]
@@ -190,7 +194,8 @@ class Segmenter:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Segment id of each row, ordered as described in the class."""
-        labels = self.model_.predict(self._scale(self._log(self._prepare(X))))
+        with threadpool_limits(limits=1):
+            labels = self.model_.predict(self._scale(self._log(self._prepare(X))))
         return self.order_[labels]
 
     def name(self, segment_ids: np.ndarray) -> np.ndarray:

@@ -7,6 +7,8 @@ pyfunc that bundles segmenter, booster and calibrator and returns
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import tempfile
@@ -55,7 +57,7 @@ class PropensityPyfunc(mlflow.pyfunc.PythonModel):
         """Load the bundled segmenter, booster and calibrator."""
         self.model = joblib.load(context.artifacts["model"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """Score a frame of features (the output of ``build_features``)."""
         frame = pd.DataFrame(model_input)
         return self.model.predict_frame(frame).drop(columns=["raw_score"])
@@ -152,14 +154,18 @@ def log_training_run(
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / _MODEL_FILE
             joblib.dump(model, path)
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=PropensityPyfunc(),
-                artifacts={"model": str(path)},
-                signature=_signature(model, test_features),
-                pip_requirements=_requirements(),
-                registered_model_name=model_name,
-            )
+            # MLflow prints registry chatter to stderr; it goes to DEBUG instead
+            chatter = io.StringIO()
+            with contextlib.redirect_stderr(chatter):
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=PropensityPyfunc(),
+                    artifacts={"model": str(path)},
+                    signature=_signature(model, test_features),
+                    pip_requirements=_requirements(),
+                    registered_model_name=model_name,
+                )
+            logger.debug("Registry: %s", " ".join(chatter.getvalue().split()))
         version = str(info.registered_model_version)
 
         champion_version, champion_auc = _champion_score(

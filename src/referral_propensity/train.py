@@ -44,7 +44,7 @@ DEFAULT_LIGHTGBM = {
     "bagging_freq": 1,
     "lambda_l2": 10.0,
     "num_boost_round": 2000,
-    "num_threads": 2,
+    "num_threads": 1,
     "deterministic": True,
     "force_row_wise": True,
     "verbose": -1,
@@ -197,7 +197,7 @@ def train_propensity_model(
             pd.concat([train_rows[c], valid_rows[c]]).dropna().astype(str).unique()
         )
         for c in feature_columns
-        if isinstance(train_rows[c].dtype, pd.CategoricalDtype)
+        if not pd.api.types.is_numeric_dtype(train_rows[c].dtype)
     }
     model = PropensityModel(
         segmenter=segmenter,

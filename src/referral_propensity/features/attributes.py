@@ -33,7 +33,7 @@ def prepare_attributes(
     frame : pandas.DataFrame
         customer_id and the attribute features.
     categorical : list of str
-        Columns held as pandas categories.
+        Text columns (object dtype), which the model treats as categories.
 
     Notes
     -----
@@ -71,7 +71,9 @@ def prepare_attributes(
             ):
                 dropped.append(column)
                 continue
-            frame[column] = values.astype("string").astype("category")
+            # plain text here; the model turns it into categories it knows
+            text = values.astype("string")
+            frame[column] = text.astype(object).where(text.notna(), None)
             categorical.append(column)
     if dropped:
         logger.warning(

@@ -40,7 +40,7 @@ class FeatureTable:
     event_types : list of str
         Engagement event types counted.
     categorical : list of str
-        Attribute columns held as pandas categories.
+        Text attribute columns, treated as categories by the model.
     """
 
     frame: pd.DataFrame

@@ -21,6 +21,8 @@ ORDER_RULES = {
     ),
 }
 
+_MONEY_DECIMALS = 6
+
 #: the boundary rule recorded in every run's params
 BOUNDARY_RULE = (
     "features: timestamp < as_of; labels: as_of <= timestamp < as_of + horizon"
@@ -109,9 +111,20 @@ def build_rfm_features(
     )
 
     counts = ["n_orders", "n_purchase_days", *(f"n_orders_{w}d" for w in windows_days)]
+    # a parallel sum of doubles depends on the order rows arrive in; rounding
+    # to a millionth makes every run give the same money figures
+    money = [
+        "spend_total",
+        "gross_spend_total",
+        "refund_total",
+        *(f"spend_{w}d" for w in windows_days),
+    ]
     joined = per_customer_rows.join(
         per_customer_orders, on="customer_id", how="left"
-    ).with_columns(nw.col(c).fill_null(0) for c in counts)
+    ).with_columns(
+        *(nw.col(c).fill_null(0) for c in counts),
+        *(nw.col(c).round(_MONEY_DECIMALS) for c in money),
+    )
 
     n_orders = nw.col("n_orders")
     n_days = nw.col("n_purchase_days")

@@ -27,6 +27,12 @@ def _temporary_beside(target: Path) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def write_atomically(writers: dict[Path, Callable[[Path], None]]) -> list[Path]:
     """Write several files so that either all are replaced or none is.
 
@@ -64,7 +70,9 @@ def write_atomically(writers: dict[Path, Callable[[Path], None]]) -> list[Path]:
                     f"could not write {target}: {exc}; earlier outputs are untouched"
                 ) from exc
             temporaries[Path(target)] = temporary
+        mode = 0o666 & ~_umask()
         for target, temporary in temporaries.items():
+            os.chmod(temporary, mode)
             os.replace(temporary, target)
     return list(temporaries)
 
