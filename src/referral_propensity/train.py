@@ -25,6 +25,7 @@ from referral_propensity import progress
 from referral_propensity.errors import InputValidationError
 from referral_propensity.evaluate import evaluate_with_baselines
 from referral_propensity.features import build_features
+from referral_propensity.features.build import check_as_of
 from referral_propensity.inactivity import mark_inactive
 from referral_propensity.io.tables import Tables
 from referral_propensity.labels import attach_labels, build_reactivation_labels
@@ -146,6 +147,7 @@ def train_propensity_model(
         or the training rows hold a single class.
     """
     started = time.perf_counter()
+    check_as_of(tables, settings.test_as_of)
     dates = snapshot_dates(
         settings.test_as_of,
         horizon_days=settings.horizon_days,

@@ -1,0 +1,300 @@
+"""End-to-end tests of the command line on a small synthetic shop."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from referral_propensity.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, app
+from referral_propensity.score import SCORE_COLUMNS
+
+pytestmark = pytest.mark.slow
+
+SMALL_CONFIG = """
+    experiment_name: {experiment}
+    model_name: {model}
+    seed: 3
+    data:
+      source: synthetic
+      synthetic: {{n_customers: 700, start: 2023-01-01, end: 2025-06-30, seed: 11}}
+    segments: {{k_min: 2, k_max: 4}}
+    training:
+      n_snapshots: 3
+      snapshot_step_days: 45
+      lightgbm: {{num_boost_round: 200}}
+    scoring:
+      default_offer: {{offer: referral_discount, cost: 0.5}}
+      offers_by_segment: {{"0": {{offer: personal_message, cost: 0.2}}}}
+"""
+
+
+def write_config(
+    folder: Path, *, experiment="small", model="rp-small", extra=""
+) -> Path:
+    path = folder / f"{experiment}.yaml"
+    text = textwrap.dedent(SMALL_CONFIG.format(experiment=experiment, model=model))
+    path.write_text(text + textwrap.dedent(extra), encoding="utf-8")
+    return path
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One `run` of the small shop, with its own MLflow store."""
+    folder = tmp_path_factory.mktemp("run")
+    store = f"sqlite:///{folder / 'mlflow.db'}"
+    config = write_config(folder)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        result = invoke(
+            "run", "--config", str(config), "--output-dir", str(folder / "out")
+        )
+    return folder, store, config, result
+
+
+def test_run_writes_ranked_scores_of_inactive_customers(finished_run):
+    folder, _, _, result = finished_run
+    assert result.exit_code == 0, result.output
+
+    scores = pd.read_parquet(folder / "out" / "scores.parquet")
+    from_csv = pd.read_csv(folder / "out" / "scores.csv", dtype={"customer_id": str})
+    assert list(scores.columns) == list(SCORE_COLUMNS)
+    assert len(scores) > 0
+    # rank 1 is contacted first: ranks are 1..n in order of expected value
+    np.testing.assert_array_equal(scores["rank"], np.arange(1, len(scores) + 1))
+    assert scores["expected_value"].is_monotonic_decreasing
+    assert ((scores["propensity"] >= 0) & (scores["propensity"] <= 1)).all()
+    # segment "0" gets its own offer from the config, every other the default
+    expected_offer = np.where(
+        scores["segment_id"] == 0, "personal_message", "referral_discount"
+    )
+    np.testing.assert_array_equal(scores["offer"], expected_offer)
+    pd.testing.assert_series_equal(from_csv["customer_id"], scores["customer_id"])
+
+
+def test_run_leaves_training_and_scoring_runs_and_a_champion(finished_run):
+    _, store, _, result = finished_run
+    assert result.exit_code == 0, result.output
+    mlflow.set_tracking_uri(store)
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+
+    runs = mlflow.search_runs(experiment_names=["small"])
+    assert sorted(runs["tags.stage"]) == ["score", "train"]
+    assert set(runs["status"]) == {"FINISHED"}
+    train = runs[runs["tags.stage"] == "train"].iloc[0]
+    for metric in (
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "lift_top_decile",
+        "baseline_recency_roc_auc",
+        "baseline_rfm_roc_auc",
+    ):
+        assert np.isfinite(train[f"metrics.{metric}"])
+    assert train["params.label.horizon_days"] == "90"
+    assert train["params.derived.boundary_rule"].startswith(
+        "features: timestamp < as_of"
+    )
+    assert int(train["params.data_fingerprint.transactions.rows"]) > 0
+
+    champion = client.get_model_version_by_alias("rp-small", "champion")
+    assert champion.run_id == train["run_id"]
+    score = runs[runs["tags.stage"] == "score"].iloc[0]
+    assert score["params.scoring.model_version"] == str(champion.version)
+    assert score["metrics.rows_scored"] <= score["metrics.rows_in"]
+
+
+def test_logged_pyfunc_returns_the_same_propensity_as_the_scores(
+    finished_run, tmp_path
+):
+    folder, store, config, _ = finished_run
+    mlflow.set_tracking_uri(store)
+    pyfunc = mlflow.pyfunc.load_model("models:/rp-small@champion")
+
+    # the feature table at the scoring date, written by the features command
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        result = invoke(
+            "features", "--config", str(config), "--output-dir", str(tmp_path)
+        )
+    assert result.exit_code == 0, result.output
+    features = pd.read_parquet(next(tmp_path.glob("features_*.parquet")))
+    inactive = features[features["is_inactive"]].drop(
+        columns=["is_inactive", "lapse_stage"]
+    )
+
+    predicted = pyfunc.predict(inactive).set_index("customer_id")
+    scores = pd.read_parquet(folder / "out" / "scores.parquet").set_index("customer_id")
+    np.testing.assert_allclose(
+        predicted.loc[scores.index, "propensity"],
+        scores["propensity"],
+        rtol=0,
+        atol=1e-12,
+    )
+
+
+def test_second_identical_training_is_not_promoted(finished_run):
+    _, store, config, _ = finished_run
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        result = invoke("train", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    champion = client.get_model_version_by_alias("rp-small", "champion")
+    challenger = client.get_model_version_by_alias("rp-small", "challenger")
+    assert int(challenger.version) == int(champion.version) + 1
+    run = client.get_run(challenger.run_id)
+    # the same data and seed give the same ROC AUC, which does not beat it
+    assert run.data.metrics["is_promoted"] == 0.0
+    np.testing.assert_allclose(
+        run.data.metrics["champion_roc_auc"], run.data.metrics["roc_auc"], rtol=1e-12
+    )
+    assert "does not beat champion" in run.data.tags["champion_decision"]
+
+
+def test_two_runs_with_the_same_config_write_identical_scores(tmp_path):
+    outputs = []
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        folder.mkdir()
+        config = write_config(folder)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+            result = invoke(
+                "run", "--config", str(config), "--output-dir", str(folder / "out")
+            )
+        assert result.exit_code == 0, result.output
+        outputs.append((folder / "out" / "scores.csv").read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_failed_scoring_leaves_the_earlier_scores_file_untouched(
+    finished_run, tmp_path
+):
+    folder, store, config, _ = finished_run
+    before = {
+        name: (folder / "out" / name).read_bytes()
+        for name in ("scores.csv", "scores.parquet")
+    }
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "customer_id,timestamp,amount\nA1,2024-01-01,12.50\nA2,2024-01-02,twelve\n"
+    )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        result = invoke(
+            "score",
+            "--config",
+            str(config),
+            "--output-dir",
+            str(folder / "out"),
+            "--transactions",
+            str(bad),
+        )
+
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "transactions.amount" in result.output and "line 3" in result.output
+    for name, content in before.items():
+        assert (folder / "out" / name).read_bytes() == content
+    assert not list((folder / "out").glob(".*tmp"))
+
+
+def test_scoring_without_a_champion_exits_with_the_missing_model_code(tmp_path):
+    config = write_config(tmp_path, experiment="nomodel", model="rp-none")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+        result = invoke(
+            "score", "--config", str(config), "--output-dir", str(tmp_path / "out")
+        )
+    assert result.exit_code == EXIT_NO_MODEL
+    assert "models:/rp-none@champion" in result.output
+    assert not (tmp_path / "out" / "scores.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("customer_id,timestamp,amount\n", "has 0 data rows"),
+        ("", "is empty (no header row)"),
+        (
+            "customer_id,timestamp,amount\nC95,2024-07-02,10.00\nC96,2024-08-15,20.00\n",
+            "0 of 2 transactions are before cutoff",
+        ),
+        (
+            "customer_id,when,amount\nC1,2024-01-01,1\n",
+            "missing required column(s) timestamp",
+        ),
+    ],
+    ids=["header_only", "zero_bytes", "all_after_as_of", "missing_column"],
+)
+def test_bad_transactions_stop_training_before_any_model(tmp_path, content, message):
+    path = tmp_path / "transactions.csv"
+    path.write_text(content)
+    config = write_config(tmp_path, experiment="bad", model="rp-bad")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        result = invoke(
+            "train",
+            "--config",
+            str(config),
+            "--transactions",
+            str(path),
+            "--as-of",
+            "2024-07-01",
+        )
+
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert message in result.output
+    mlflow.set_tracking_uri(store)
+    experiment = mlflow.get_experiment_by_name("bad")
+    finished = (
+        [] if experiment is None else mlflow.search_runs([experiment.experiment_id])
+    )
+    assert len(finished) == 0
+    assert (
+        MlflowClient(tracking_uri=store, registry_uri=store).search_registered_models()
+        == []
+    )
+
+
+def test_an_as_of_before_the_data_is_refused(tmp_path):
+    config = write_config(tmp_path, experiment="early", model="rp-early")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+        result = invoke(
+            "features",
+            "--config",
+            str(config),
+            "--as-of",
+            "2001-01-01",
+            "--output-dir",
+            str(tmp_path),
+        )
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "before cutoff 2001-01-01" in result.output
+
+
+def test_a_wrong_config_key_names_its_path(tmp_path):
+    config = write_config(tmp_path, extra="label:\n  horizon_dayz: 30\n")
+    result = invoke("features", "--config", str(config))
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "label.horizon_dayz" in result.output
+
+
+def test_every_command_has_help():
+    for command in ("run", "train", "score", "features", "segments", "ui"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0
+        assert "--config" in result.output
