@@ -210,7 +210,7 @@ def test_rfm_score_sums_quintiles_with_ties_averaged():
     np.testing.assert_allclose(score, r + f + m, rtol=0, atol=1e-12)
 
 
-def test_rfm_score_gives_equal_inputs_an_equal_score_and_stays_in_range():
+def test_rfm_score_stays_in_range_and_moves_with_recency_alone():
     # every part is a quintile 1..5, so the sum lies in 3..15
     features = _rfm_frame()
 

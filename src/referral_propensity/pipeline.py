@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from referral_propensity import __version__, tracking
-from referral_propensity.config import Config, TableConfig, flatten_config
+from referral_propensity.config import TABLE_NAMES, Config, TableConfig, flatten_config
 from referral_propensity.datasets import cdnow_source
 from referral_propensity.engine import connect
 from referral_propensity.features import FeatureTable, build_features
@@ -41,9 +41,6 @@ from referral_propensity.train import (
 
 logger = logging.getLogger(__name__)
 
-#: tables the current label kinds read (offers wait for the offer labels)
-USED_TABLES = ("transactions", "customers", "engagement")
-
 
 def table_sources(config: Config) -> dict[str, TableSource]:
     """Where each input table comes from, per the config."""
@@ -59,12 +56,14 @@ def table_sources(config: Config) -> dict[str, TableSource]:
             end=data.synthetic.end,
             seed=data.synthetic.seed,
         )
+        # the shop's offers wait for offer-response labels; reactivation needs none
         return {
             name: TableSource(name=name, frame=getattr(shop, name))
-            for name in USED_TABLES
+            for name in TABLE_NAMES
+            if name != "offers"
         }
     sources = {}
-    for name in USED_TABLES:
+    for name in TABLE_NAMES:
         table: TableConfig | None = getattr(data, name)
         if table is not None and table.path is not None:
             sources[name] = TableSource(
@@ -84,6 +83,13 @@ def load_job_tables(config: Config, *, today: dt.date | None = None) -> Tables:
     """Load and check every input table of the job."""
     started = time.perf_counter()
     tables = load_tables(connect(), table_sources(config), today=today)
+    if tables.offers is not None and config.label.kind == "reactivation":
+        # Limitation: offer-response labels are not built yet; offers are only checked.
+        logger.warning(
+            "The offers table (%d rows) is checked but not used: label.kind is "
+            "reactivation",
+            tables.offers.n_rows,
+        )
     first, last = tables.day_range()
     logger.info(
         "Loaded %d table(s) (%s) with transactions from %s to %s in %.1f s",
@@ -371,7 +377,12 @@ def run_scoring(
         },
         metrics=metrics,
         tags=_tags(config, tables, "score"),
-        texts={"tables/segment_counts.csv": segment_counts.to_csv(index=False)},
+        texts={
+            "tables/segment_counts.csv": segment_counts.to_csv(index=False),
+            "config.yaml": yaml.safe_dump(
+                config.model_dump(mode="json"), sort_keys=False
+            ),
+        },
     )
     logger.info(
         "Scored %d of %d customers as of %s with %s (version %s) in %.1f s; wrote %s; run %s",
