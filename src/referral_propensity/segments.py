@@ -225,11 +225,10 @@ class Segmenter:
             table["response_rate"] = grouped["response_rate"].mean()
         table = table.reindex(range(self.k_)).reset_index()
         table["n_customers"] = table["n_customers"].fillna(0).astype("int64")
-        overall = X[shown].astype("float64").median()
         if hasattr(self, "names_"):
             names = [self.names_[i] for i in range(self.k_)]
         else:
-            names = _unique([_describe(row, overall, X) for _, row in table.iterrows()])
+            names = _unique([_describe(row, X) for _, row in table.iterrows()])
         table.insert(1, "segment_name", names)
         return table
 
@@ -307,8 +306,16 @@ def _sample(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=limit, replace=False))
 
 
-def _describe(row: pd.Series, overall: pd.Series, X: pd.DataFrame) -> str:
-    """A marketer's name for a segment from its medians against everyone's."""
+def _describe(row: pd.Series, X: pd.DataFrame) -> str:
+    """A marketer's name for a segment: its medians against the quantiles of all.
+
+    Lapse: the segment's median recency in the top third of all inactive
+    customers is "long-lapsed", in the bottom third "recently lapsed". Value:
+    a median of one order is "one-time buyers"; many orders "frequent buyers";
+    else spend in the top or bottom third gives "high" or "low spenders".
+    Engagement: a median of at least one e-mail open in 90 days adds "still
+    opening e-mails"; a long silence adds "no longer engaging".
+    """
 
     def quantile(column: str, q: float) -> float:
         return float(X[column].astype("float64").quantile(q))
