@@ -29,6 +29,7 @@ import json
 import math
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -89,20 +90,23 @@ def prepare_parquet(n_rows: int) -> Path:
     )
 
     n_copies = math.ceil(n_rows / cdnow.num_rows)
-    copies_per_write = max(1, _ROWS_PER_ROW_GROUP // cdnow.num_rows)
+    copies_per_block = max(1, _ROWS_PER_ROW_GROUP // cdnow.num_rows)
     partial = path.with_suffix(".parquet.partial")
     n_written = 0
     with pq.ParquetWriter(partial, schema) as writer:
-        for first in range(0, n_copies, copies_per_write):
-            chunks = []
-            for k in range(first, min(first + copies_per_write, n_copies)):
-                ids = pc.binary_join_element_wise(f"{k}-", cdnow["customer_id"], "")
-                chunks.append(
-                    pa.table([ids, timestamps, amounts], schema=schema).slice(
-                        0, n_rows - n_written - sum(len(c) for c in chunks)
-                    )
+        for first in range(0, n_copies, copies_per_block):
+            copies = [
+                pa.table(
+                    [
+                        pc.binary_join_element_wise(f"{k}-", cdnow["customer_id"], ""),
+                        timestamps,
+                        amounts,
+                    ],
+                    schema=schema,
                 )
-            block = pa.concat_tables(chunks)
+                for k in range(first, min(first + copies_per_block, n_copies))
+            ]
+            block = pa.concat_tables(copies).slice(0, n_rows - n_written)
             writer.write_table(block, row_group_size=_ROWS_PER_ROW_GROUP)
             n_written += block.num_rows
     partial.rename(path)
@@ -157,14 +161,21 @@ class _Peak:
         return max(self._peak_before_reset, self._status("VmHWM"))
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _phase(peak: _Peak, name: str, step, phases: list[dict]):
     rss_before = peak.start_phase()
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     value = step()
     phases.append(
         {
             "phase": name,
             "seconds": time.perf_counter() - started,
+            "cpu_seconds": _cpu_seconds() - cpu_before,
             "rss_before_mb": rss_before,
             "peak_mb": peak.phase_peak(),
         }
@@ -424,7 +435,12 @@ def run_one(args: argparse.Namespace) -> dict:
     """Run one tool in this process; return its timings and memory."""
     peak = _Peak()
     phases: list[dict] = []
-    record = {"tool": args.only, "rows": args.n_rows, "phase_peaks": peak.can_reset}
+    record = {
+        "tool": args.only,
+        "rows": args.n_rows,
+        "phase_peaks": peak.can_reset,
+        "load_average_before": os.getloadavg()[0],
+    }
     rss_start = peak.start_phase()
     try:
         frame = RUNNERS[args.only](
@@ -437,6 +453,7 @@ def run_one(args: argparse.Namespace) -> dict:
     record.update(
         phases=phases,
         seconds=sum(p["seconds"] for p in phases),
+        cpu_seconds=sum(p["cpu_seconds"] for p in phases),
         peak_mb=peak.process_peak(),
         rss_start_mb=rss_start,
     )

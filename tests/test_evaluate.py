@@ -89,6 +89,31 @@ def test_gains_table_with_distinct_scores_counts_positives_per_decile():
     np.testing.assert_allclose(table["gain"].iloc[-1], 1.0, rtol=1e-12)
 
 
+def test_gains_table_default_deciles_split_ties_at_decile_boundaries():
+    # 20 rows, deciles of two. Best first (scores, then labels):
+    #   10 | 9 9 9 | 8 7 6 5 4 3 | 2 2 2 2 | 1 .5 .4 .3 .2 .1
+    #    1 | 1 1 0 | 0 1 0 0 0 0 | 1 0 0 0 | 0  0  0  0  0  0
+    # the 9s (rows 1-3) hold 2 positives, 2/3 a row; they straddle deciles 1
+    # and 2. The 2s (rows 10-13) hold 1, 1/4 a row, across deciles 6 and 7.
+    #   decile 1 = 1 + 2/3 = 5/3, decile 2 = 2 * 2/3 = 4/3, decile 3 = 0 + 1,
+    #   deciles 6 and 7 = 2 * 1/4 = 1/2 each, the rest 0 (total 5)
+    ranked_score = np.array(
+        [10, 9, 9, 9, 8, 7, 6, 5, 4, 3, 2, 2, 2, 2, 1, 0.5, 0.4, 0.3, 0.2, 0.1]
+    )
+    ranked_y = np.array([1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    order = np.random.default_rng(17).permutation(20)
+
+    table = gains_table(ranked_y[order], ranked_score[order])
+
+    expected = np.array([5 / 3, 4 / 3, 1, 0, 0, 0.5, 0.5, 0, 0, 0])
+    np.testing.assert_allclose(table["n_positive"], expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(table["n_customers"], np.full(10, 2.0), rtol=1e-12)
+    # overall rate 5 / 20 = 1/4: top-decile lift (5/6) / (1/4) = 10/3 and
+    # gain (5/3) / 5 = 1/3
+    np.testing.assert_allclose(table["lift"].iloc[0], 10 / 3, rtol=1e-12)
+    np.testing.assert_allclose(table["gain"].iloc[0], 1 / 3, rtol=1e-12)
+
+
 def _brute_force_gains(y, score, *, n_bins, n_permutations, seed):
     """Mean positives per bin over random tie-breaking orders.
 

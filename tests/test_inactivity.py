@@ -33,6 +33,16 @@ def test_lapse_stage_names_sort_edges_and_drop_those_not_past_the_threshold():
     ]
 
 
+def test_lapse_stage_names_with_a_repeated_edge_have_no_empty_stage():
+    # an edge given twice is one bound: the stages are the same as with it once
+    # (a stage "lapsed 181-180 days" would be empty and unreadable)
+    assert lapse_stage_names(90, (180, 180, 365)) == [
+        "lapsed 91-180 days",
+        "lapsed 181-365 days",
+        "lapsed over 365 days",
+    ]
+
+
 def test_lapse_stage_names_without_edges_give_one_open_stage():
     assert lapse_stage_names(30, ()) == ["lapsed over 30 days"]
 

@@ -241,7 +241,8 @@ def test_isotonic_calibrator_output_is_clipped_to_probabilities(model, train):
     p = calibrated.calibrate(np.array([raw.min() - 5, raw.mean(), raw.max() + 5]))
 
     np.testing.assert_allclose(
-        p, isotonic.predict(np.array([raw.min() - 5, raw.mean(), raw.max() + 5])),
+        p,
+        isotonic.predict(np.array([raw.min() - 5, raw.mean(), raw.max() + 5])),
         rtol=1e-12,
     )
     assert np.all((p >= 0) & (p <= 1))

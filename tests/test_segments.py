@@ -114,9 +114,7 @@ def test_order_by_another_column_orders_ids_by_its_median(planted):
     segmenter = Segmenter(order_by="recency_days", random_state=0).fit(X)
     labels = segmenter.predict(X)
 
-    medians = [
-        X.loc[labels == s, "recency_days"].median() for s in range(segmenter.k_)
-    ]
+    medians = [X.loc[labels == s, "recency_days"].median() for s in range(segmenter.k_)]
     assert all(a < b for a, b in zip(medians, medians[1:], strict=False))
 
 

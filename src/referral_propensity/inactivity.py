@@ -17,7 +17,7 @@ def lapse_stage_names(no_purchase_days: int, edges_days: Sequence[int]) -> list[
     For ``no_purchase_days=90`` and edges ``(180, 365)``: ``lapsed 91-180 days``,
     ``lapsed 181-365 days``, ``lapsed over 365 days``.
     """
-    bounds = [no_purchase_days, *sorted(e for e in edges_days if e > no_purchase_days)]
+    bounds = [no_purchase_days, *_edges_after(no_purchase_days, edges_days)]
     names = [
         f"lapsed {lo + 1}-{hi} days" for lo, hi in zip(bounds, bounds[1:], strict=False)
     ]
@@ -67,10 +67,7 @@ def mark_inactive(
         is_inactive = is_inactive & (since.isna() | (since > no_engagement_days))
 
     names = lapse_stage_names(no_purchase_days, lapse_stage_edges_days)
-    edges = [
-        no_purchase_days,
-        *sorted(e for e in lapse_stage_edges_days if e > no_purchase_days),
-    ]
+    edges = [no_purchase_days, *_edges_after(no_purchase_days, lapse_stage_edges_days)]
     stage_index = np.searchsorted(
         np.asarray(edges), recency.fillna(0).to_numpy(), side="left"
     )
@@ -82,3 +79,8 @@ def mark_inactive(
     marked["is_inactive"] = is_inactive.to_numpy(dtype=bool)
     marked["lapse_stage"] = stages
     return marked
+
+
+def _edges_after(no_purchase_days: int, edges_days: Sequence[int]) -> list[int]:
+    # distinct edges past the inactivity threshold, in order
+    return sorted({int(e) for e in edges_days if e > no_purchase_days})

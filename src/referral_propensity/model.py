@@ -59,10 +59,10 @@ class PropensityModel:
         X = features.reindex(columns=self.feature_columns)
         for column in self.feature_columns:
             if column in self.categories:
-                X[column] = pd.Categorical(
-                    X[column].astype("string").astype(object).where(X[column].notna()),
-                    categories=self.categories[column],
-                )
+                known = self.categories[column]
+                text = X[column].astype("string")
+                text = text.where(text.isin(known))
+                X[column] = pd.Categorical(text.astype(object), categories=known)
             else:
                 X[column] = pd.to_numeric(X[column], errors="coerce").astype("float64")
         return X

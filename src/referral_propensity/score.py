@@ -24,6 +24,16 @@ SCORE_COLUMNS = (
     "rank",
 )
 
+_EMPTY_DTYPES = {
+    "customer_id": "object",
+    "segment_id": "int64",
+    "segment_name": "object",
+    "propensity": "float64",
+    "offer": "object",
+    "expected_value": "float64",
+    "rank": "int64",
+}
+
 
 def predicted_spend(features: pd.DataFrame) -> np.ndarray:
     """A simple estimate of what a returning customer spends: their spend_mean.
@@ -76,6 +86,14 @@ def score_customers(
     """
     started = time.perf_counter()
     inactive = features[features["is_inactive"]].reset_index(drop=True)
+    if inactive.empty:
+        logger.warning(
+            "No inactive customers among %d; nothing to score", len(features)
+        )
+        empty = pd.DataFrame(
+            {column: pd.Series(dtype=_EMPTY_DTYPES[column]) for column in SCORE_COLUMNS}
+        )
+        return empty
     predictions = model.predict_frame(inactive)
 
     offers_by_segment = dict(offers_by_segment or {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,21 +16,12 @@ from referral_propensity.errors import OutputWriteError
 @contextlib.contextmanager
 def _temporary_beside(target: Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-    )
-    os.close(handle)
-    temporary = Path(name)
+    # a fresh name the writer creates itself, so the file mode follows the umask
+    temporary = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
     try:
         yield temporary
     finally:
         temporary.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def write_atomically(writers: dict[Path, Callable[[Path], None]]) -> list[Path]:
@@ -70,9 +61,7 @@ def write_atomically(writers: dict[Path, Callable[[Path], None]]) -> list[Path]:
                     f"could not write {target}: {exc}; earlier outputs are untouched"
                 ) from exc
             temporaries[Path(target)] = temporary
-        mode = 0o666 & ~_umask()
         for target, temporary in temporaries.items():
-            os.chmod(temporary, mode)
             os.replace(temporary, target)
     return list(temporaries)
 
