@@ -298,3 +298,28 @@ def test_every_command_has_help():
         result = invoke(command, "--help")
         assert result.exit_code == 0
         assert "--config" in result.output
+
+
+def test_segments_prints_the_segment_table_and_writes_it(finished_run, tmp_path):
+    _, store, config, _ = finished_run
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        result = invoke(
+            "segments", "--config", str(config), "--output-dir", str(tmp_path)
+        )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(next(tmp_path.glob("segments_*.csv")))
+    # k is searched in 2..4 (the config), ids 0..k-1 ordered by median spend
+    assert 2 <= len(table) <= 4
+    np.testing.assert_array_equal(table["segment_id"], np.arange(len(table)))
+    assert table["median_spend_total"].is_monotonic_increasing
+    assert table["segment_name"].is_unique
+    for name in table["segment_name"]:
+        assert name in result.output
+    # every inactive customer at the scoring date is in exactly one segment
+    features = invoke(
+        "features", "--config", str(config), "--output-dir", str(tmp_path)
+    )
+    assert features.exit_code == 0
+    frame = pd.read_parquet(next(tmp_path.glob("features_*.parquet")))
+    assert table["n_customers"].sum() == frame["is_inactive"].sum()

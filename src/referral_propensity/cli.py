@@ -401,11 +401,14 @@ def segments(
         write_frame(profile, Path(cfg.output_dir) / f"segments_{when}.csv")
 
         table = Table(
-            title=f"Segments of {len(inactive)} inactive customers as of {when}"
+            title=f"Segments of {len(inactive)} inactive customers as of {when} (medians)"
         )
         for column in profile.columns:
+            is_name = column == "segment_name"
             table.add_column(
-                column, justify="left" if column == "segment_name" else "right"
+                column.removeprefix("median_"),
+                justify="left" if is_name else "right",
+                no_wrap=is_name,
             )
         for row in profile.itertuples(index=False):
             table.add_row(
