@@ -397,7 +397,15 @@ def segments(
         frame = pipeline.marked_features(cfg, tables, when).frame
         inactive = frame[frame["is_inactive"]].reset_index(drop=True)
         settings = pipeline.training_settings(cfg, when).segments
-        profile = Segmenter(**settings, random_state=cfg.seed).fit(inactive).profile_
+        profile = (
+            Segmenter(
+                **settings,
+                random_state=cfg.seed,
+                recently_lapsed_days=2 * cfg.inactivity.no_purchase_days,
+            )
+            .fit(inactive)
+            .profile_
+        )
         write_frame(profile, Path(cfg.output_dir) / f"segments_{when}.csv")
 
         table = Table(

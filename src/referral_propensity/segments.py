@@ -67,6 +67,10 @@ class Segmenter:
     max_fit_rows : int, default=50000
         A seeded sample of at most this many rows fits the clusters.
     random_state : int, default=0
+    recently_lapsed_days : int, optional
+        A segment is called "recently lapsed" only when its median recency is
+        at most this many days (training passes twice the inactivity
+        threshold), so a cohort that lapsed long ago is never called recent.
 
     Attributes
     ----------
@@ -101,6 +105,7 @@ class Segmenter:
         order_by: str = "spend_total",
         max_fit_rows: int = 50_000,
         random_state: int = 0,
+        recently_lapsed_days: int | None = None,
     ):
         self.method = method
         self.k_min = k_min
@@ -110,6 +115,7 @@ class Segmenter:
         self.order_by = order_by
         self.max_fit_rows = max_fit_rows
         self.random_state = random_state
+        self.recently_lapsed_days = recently_lapsed_days
 
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> Segmenter:
         """Fit the transform and the clusters on inactive customers.
@@ -228,7 +234,12 @@ class Segmenter:
         if hasattr(self, "names_"):
             names = [self.names_[i] for i in range(self.k_)]
         else:
-            names = _unique([_describe(row, X) for _, row in table.iterrows()])
+            names = _unique(
+                [
+                    _describe(row, X, self.recently_lapsed_days)
+                    for _, row in table.iterrows()
+                ]
+            )
         table.insert(1, "segment_name", names)
         return table
 
@@ -306,11 +317,12 @@ def _sample(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=limit, replace=False))
 
 
-def _describe(row: pd.Series, X: pd.DataFrame) -> str:
+def _describe(row: pd.Series, X: pd.DataFrame, recently_lapsed_days: int | None) -> str:
     """A marketer's name for a segment: its medians against the quantiles of all.
 
     Lapse: the segment's median recency in the top third of all inactive
-    customers is "long-lapsed", in the bottom third "recently lapsed". Value:
+    customers is "long-lapsed", in the bottom third (and within
+    ``recently_lapsed_days``, when set) "recently lapsed". Value:
     a median of one order is "one-time buyers"; many orders "frequent buyers";
     else spend in the top or bottom third gives "high" or "low spenders".
     Engagement: a median of at least one e-mail open in 90 days adds "still
@@ -325,7 +337,9 @@ def _describe(row: pd.Series, X: pd.DataFrame) -> str:
         recency = row["median_recency_days"]
         if recency >= quantile("recency_days", 0.67):
             parts.append("long-lapsed")
-        elif recency <= quantile("recency_days", 0.33):
+        elif recency <= quantile("recency_days", 0.33) and (
+            recently_lapsed_days is None or recency <= recently_lapsed_days
+        ):
             parts.append("recently lapsed")
 
     orders = row.get("median_n_orders", np.nan)

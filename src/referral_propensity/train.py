@@ -189,9 +189,11 @@ def train_propensity_model(
             )
 
     inactive_valid = valid_rows[valid_rows["is_inactive"]]
-    segmenter = Segmenter(**settings.segments, random_state=settings.seed).fit(
-        inactive_valid, inactive_valid["label"]
-    )
+    segmenter = Segmenter(
+        **settings.segments,
+        random_state=settings.seed,
+        recently_lapsed_days=2 * settings.no_purchase_days,
+    ).fit(inactive_valid, inactive_valid["label"])
 
     feature_columns = [c for c in train_rows.columns if c not in NOT_FEATURES]
     categories = {
