@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 import traceback
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -190,16 +191,9 @@ def _to_day(day: dt.date) -> int:
     return (day - EPOCH).days
 
 
-def _hand_written_sql(source: str, *, as_of: dt.date, windows: list[int]) -> str:
-    """The features in one query, from a Parquet file or a loaded table.
-
-    ``source`` is a Parquet path (rows are de-duplicated first and event_day
-    computed, as the load does) or the name of a loaded table that already
-    has event_day. Orders are customer-days, since the data has no order_id.
-    """
-    as_of_day = _to_day(as_of)
-    if source.endswith(".parquet"):
-        rows = f"""
+def _parquet_rows(path: Path, *, as_of: dt.date) -> str:
+    # the same rows the load keeps: exact duplicates dropped, days in UTC
+    return f"""
             SELECT
                 customer_id,
                 CAST(date_diff('day', DATE '1970-01-01', CAST(timestamp AS DATE))
@@ -207,15 +201,28 @@ def _hand_written_sql(source: str, *, as_of: dt.date, windows: list[int]) -> str
                 amount
             FROM (
                 SELECT DISTINCT customer_id, timestamp, amount
-                FROM read_parquet('{source}')
+                FROM read_parquet('{path}')
                 WHERE timestamp < TIMESTAMPTZ '{as_of.isoformat()}'
             )"""
-    else:
-        rows = f"""
-            SELECT customer_id, event_day, amount
-            FROM {source}
-            WHERE event_day < {as_of_day}"""
 
+
+def _table_rows(table: str, *, as_of: dt.date) -> str:
+    return f"""
+            SELECT customer_id, event_day, amount
+            FROM {table}
+            WHERE event_day < {_to_day(as_of)}"""
+
+
+def _hand_written_sql(rows: str, *, as_of: dt.date, windows: list[int]) -> str:
+    """The features in one DuckDB query over ``rows``.
+
+    ``rows`` is a query giving customer_id, event_day and amount of the
+    transactions before as_of (:func:`_parquet_rows` or :func:`_table_rows`).
+    Rows are summed per customer-day, then per customer. An order is a
+    customer-day with a purchase, since the benchmark data has no order_id, so
+    n_orders and n_purchase_days are the same count here.
+    """
+    as_of_day = _to_day(as_of)
     window_days = ",\n".join(
         f"count(*) FILTER (WHERE is_purchase AND event_day >= {as_of_day - w})"
         f" AS n_orders_{w}d,\n"
@@ -306,13 +313,15 @@ def run_sql_parquet(parquet: Path, as_of: dt.date, windows: list[int], peak, pha
     from referral_propensity import engine
 
     con = engine.connect()
-    query = _hand_written_sql(str(parquet), as_of=as_of, windows=windows)
+    rows = _parquet_rows(parquet, as_of=as_of)
+    query = _hand_written_sql(rows, as_of=as_of, windows=windows)
     return _phase(peak, "query", lambda: con.sql(query).df(), phases)
 
 
 def run_sql_table(parquet: Path, as_of: dt.date, windows: list[int], peak, phases):
     con, loaded = _phase(peak, "load", lambda: _load_transactions(parquet), phases)
-    query = _hand_written_sql(loaded.relation.alias, as_of=as_of, windows=windows)
+    rows = _table_rows(loaded.relation.alias, as_of=as_of)
+    query = _hand_written_sql(rows, as_of=as_of, windows=windows)
     return _phase(peak, "query", lambda: con.sql(query).df(), phases)
 
 
@@ -443,9 +452,7 @@ def run_one(args: argparse.Namespace) -> dict:
     }
     rss_start = peak.start_phase()
     try:
-        frame = RUNNERS[args.only](
-            args.parquet, args.as_of, args.windows, peak, phases
-        )
+        frame = RUNNERS[args.only](args.parquet, args.as_of, args.windows, peak, phases)
     except Exception as exc:
         record["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
         record["traceback"] = traceback.format_exc()
@@ -497,11 +504,14 @@ def compare_features(
         right = pd.to_numeric(other[column]).astype("float64").to_numpy()
         same = np.isclose(left, right, rtol=rtol, atol=atol, equal_nan=True)
         if not same.all():
-            with np.errstate(invalid="ignore"):
-                worst = np.nanmax(np.abs(left - right))
+            both = ~same & ~np.isnan(left) & ~np.isnan(right)
+            worst = (
+                f"largest difference {np.abs(left - right)[both].max():.3g}"
+                if both.any()
+                else "a null against a number"
+            )
             problems.append(
-                f"{column}: {int((~same).sum())} of {len(same)} differ "
-                f"(largest difference {worst:.3g})"
+                f"{column}: {int((~same).sum())} of {len(same)} differ ({worst})"
             )
     return problems
 
@@ -517,9 +527,25 @@ def _lifetimes_agreement(ours: pd.DataFrame, summary: pd.DataFrame) -> str:
     )
     return (
         f"lifetimes frequency/recency/T agree with ours for {int(agrees.sum()):,} of "
-        f"{len(ours):,} customers (lifetimes counts zero-amount rows and duplicate "
-        f"rows as purchases; we do not)"
+        f"{len(ours):,} customers (lifetimes counts a day with only zero-amount "
+        f"rows as a purchase day; ours does not)"
     )
+
+
+def _check_outputs(records: dict, outputs: dict[str, Path]) -> list[str]:
+    if not outputs["ours"].is_file() or records.get("ours", {}).get("error"):
+        return ["ours produced no result; nothing to compare"]
+    ours = pd.read_parquet(outputs["ours"])
+    lines = []
+    for tool in ("sql_parquet", "sql_table", "pandas"):
+        if not outputs[tool].is_file():
+            continue
+        problems = compare_features(ours, pd.read_parquet(outputs[tool]))
+        verdict = "match" if not problems else "DIFFER: " + "; ".join(problems)
+        lines.append(f"ours vs {tool}: {len(ours):,} customers, {verdict}")
+    if outputs["lifetimes"].is_file():
+        lines.append(_lifetimes_agreement(ours, pd.read_parquet(outputs["lifetimes"])))
+    return lines
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -528,104 +554,109 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
+def _phase_of(record: dict, name: str) -> dict | None:
+    return next((p for p in record.get("phases", []) if p["phase"] == name), None)
+
+
 def summarise(records: dict[str, dict], n_rows: int) -> list[dict]:
-    """Table rows: one per tool and per timed phase, with ratios for ours."""
+    """Table rows, one per tool and per timed phase, with ratios for ours.
 
-    def phase(tool: str, name: str) -> dict | None:
-        record = records.get(tool, {})
-        return next((p for p in record.get("phases", []) if p["phase"] == name), None)
-
+    ``ours: load + build`` is compared with the query from Parquet (both
+    start from the file), ``ours: build`` with the query on the loaded table
+    (both start from the same DuckDB table).
+    """
     rows = []
 
-    def add(label, seconds, peak_mb, reference=None, error=None):
-        row = {"tool": label, "rows": n_rows, "seconds": seconds, "peak_mb": peak_mb}
+    def add(label, measured, reference=None, error=None):
+        measured = measured or {}
+        row = {
+            "tool": label,
+            "rows": n_rows,
+            "seconds": measured.get("seconds"),
+            "cpu_seconds": measured.get("cpu_seconds"),
+            "peak_mb": measured.get("peak_mb"),
+        }
         if error:
             row["error"] = error
-        if reference is not None:
-            row["time_ratio"] = _ratio(seconds, reference[0])
-            row["memory_ratio"] = _ratio(peak_mb, reference[1])
+        if reference and not error:
+            for key, ratio in (
+                ("seconds", "time_ratio"),
+                ("cpu_seconds", "cpu_ratio"),
+                ("peak_mb", "memory_ratio"),
+            ):
+                row[ratio] = _ratio(row[key], reference.get(key))
         rows.append(row)
 
-    sql_parquet = records.get("sql_parquet", {})
-    sql_query = phase("sql_table", "query")
-    ours = records.get("ours", {})
+    ours = records.get("ours")
+    sql_parquet = records.get("sql_parquet")
+    sql_table = records.get("sql_table")
+    sql_query = _phase_of(sql_table, "query") if sql_table else None
+    sql_parquet_reference = (
+        sql_parquet if sql_parquet and not sql_parquet.get("error") else None
+    )
+
     if ours:
-        end_to_end = None
-        if not sql_parquet.get("error") and sql_parquet:
-            end_to_end = (sql_parquet["seconds"], sql_parquet["peak_mb"])
-        add(
-            "ours: load + build",
-            ours.get("seconds"),
-            ours.get("peak_mb"),
-            end_to_end,
-            ours.get("error"),
-        )
-        load, build = phase("ours", "load"), phase("ours", "build")
-        if load:
-            add("  ours: load", load["seconds"], load["peak_mb"])
-        if build:
-            reference = (
-                (sql_query["seconds"], sql_query["peak_mb"]) if sql_query else None
-            )
-            add("  ours: build", build["seconds"], build["peak_mb"], reference)
+        add("ours: load + build", ours, sql_parquet_reference, ours.get("error"))
+        for name, reference in (("load", None), ("build", sql_query)):
+            phase = _phase_of(ours, name)
+            if phase:
+                add(f"  ours: {name}", phase, reference)
     if sql_parquet:
-        add(
-            "sql: from parquet",
-            sql_parquet.get("seconds"),
-            sql_parquet.get("peak_mb"),
-            error=sql_parquet.get("error"),
-        )
-    if "sql_table" in records:
-        record = records["sql_table"]
-        add(
-            "sql: loaded table (query)",
-            sql_query["seconds"] if sql_query else None,
-            sql_query["peak_mb"] if sql_query else None,
-            error=record.get("error"),
-        )
+        add("sql: from parquet", sql_parquet, error=sql_parquet.get("error"))
+    if sql_table:
+        add("sql: loaded table (query)", sql_query, error=sql_table.get("error"))
     for tool, label, step in (
         ("lifetimes", "lifetimes: read + summary", "summary"),
         ("pandas", "pandas: read + groupby", "groupby"),
     ):
-        if tool not in records:
+        record = records.get(tool)
+        if not record:
             continue
-        record = records[tool]
-        add(label, record.get("seconds"), record.get("peak_mb"), error=record.get("error"))
-        step_phase = phase(tool, step)
+        add(label, record, error=record.get("error"))
+        step_phase = _phase_of(record, step)
         if step_phase:
-            add(f"  {tool}: {step}", step_phase["seconds"], step_phase["peak_mb"])
+            add(f"  {tool}: {step}", step_phase)
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
     """The rows as a fixed-width text table."""
     header = (
-        f"{'tool':<28} {'rows':>12} {'seconds':>9} {'peak MB':>9} "
-        f"{'time/sql':>9} {'mem/sql':>8}"
+        f"{'tool':<27} {'rows':>11} {'seconds':>8} {'cpu s':>7} {'peak MB':>8} "
+        f"{'time/sql':>9} {'cpu/sql':>8} {'mem/sql':>8}"
     )
     lines = [header, "-" * len(header)]
+
+    def number(value, spec):
+        return format(value, spec) if value is not None else "-"
+
+    def ratio(row, key):
+        value = row.get(key)
+        if value is None:
+            return ""
+        return f"{value:.2f}x" + ("!" if value > TARGET_RATIO else " ")
+
     for row in rows:
+        start = f"{row['tool']:<27} {row['rows']:>11,}"
         if row.get("error"):
-            lines.append(
-                f"{row['tool']:<28} {row['rows']:>12,} failed: {row['error']}"
-            )
+            lines.append(f"{start} failed: {row['error']}")
             continue
-
-        def number(value, spec):
-            return format(value, spec) if value is not None else "-"
-
-        def ratio(key):
-            value = row.get(key)
-            if value is None:
-                return ""
-            return f"{value:.2f}x" + ("" if value <= TARGET_RATIO else "!")
-
         lines.append(
-            f"{row['tool']:<28} {row['rows']:>12,} {number(row['seconds'], '9.2f')} "
-            f"{number(row['peak_mb'], '9.0f')} {ratio('time_ratio'):>9} "
-            f"{ratio('memory_ratio'):>8}"
+            f"{start} {number(row['seconds'], '8.2f')} "
+            f"{number(row['cpu_seconds'], '7.2f')} {number(row['peak_mb'], '8.0f')} "
+            f"{ratio(row, 'time_ratio'):>9} {ratio(row, 'cpu_ratio'):>8} "
+            f"{ratio(row, 'memory_ratio'):>8}"
         )
     return "\n".join(lines)
+
+
+TABLE_NOTE = (
+    "seconds: wall time; cpu s: user + system time of all threads; peak MB: "
+    "highest resident memory of the tool's process (indented rows: one phase, "
+    "and the highest resident memory during it). Ratios: ours load + build "
+    "against sql from parquet; ours build against the sql query on the loaded "
+    "table; '!' marks a ratio above {target}."
+)
 
 
 def _run_child(tool: str, parquet: Path, args, output: Path | None) -> dict:
@@ -645,10 +676,9 @@ def _run_child(tool: str, parquet: Path, args, output: Path | None) -> dict:
     ]
     if output is not None:
         command += ["--output", str(output)]
-    env = {**os.environ}
-    src = str(ROOT / "src")
+    env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (src, env.get("PYTHONPATH")) if p
+        p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p
     )
     completed = subprocess.run(
         command, capture_output=True, text=True, env=env, check=False
@@ -664,15 +694,50 @@ def _run_child(tool: str, parquet: Path, args, output: Path | None) -> dict:
     }
 
 
-def _best_of(records: list[dict]) -> dict:
-    # the fastest run, with the highest peak seen across the repeats
-    good = [r for r in records if not r.get("error")]
+def _best_of(runs: list[dict]) -> dict:
+    """One record for repeated runs of a tool, each measure summarised alone.
+
+    Wall and CPU seconds are the lowest over the runs (the run least slowed by
+    other work on the machine), peak memory the highest; the same for each
+    phase. Every run's own figures stay under ``runs``.
+    """
+    good = [r for r in runs if not r.get("error")]
     if not good:
-        return records[0]
-    best = dict(min(good, key=lambda r: r["seconds"]))
-    best["peak_mb"] = max(r["peak_mb"] for r in good)
-    best["all_seconds"] = [r["seconds"] for r in good]
+        return runs[0]
+
+    def summarised(measured: list[dict]) -> dict:
+        return {
+            **measured[0],
+            "seconds": min(m["seconds"] for m in measured),
+            "cpu_seconds": min(m["cpu_seconds"] for m in measured),
+            "peak_mb": max(m["peak_mb"] for m in measured),
+        }
+
+    best = summarised(good)
+    best["phases"] = [
+        summarised([r["phases"][i] for r in good])
+        for i in range(len(good[0]["phases"]))
+    ]
+    best["runs"] = [
+        {key: r[key] for key in ("seconds", "cpu_seconds", "peak_mb", "phases")}
+        | {"load_average_before": r["load_average_before"]}
+        for r in good
+    ]
     return best
+
+
+def _describe(record: dict) -> str:
+    if record.get("error"):
+        return f"failed: {record['error']}"
+    phases = ", ".join(
+        f"{p['phase']} {p['seconds']:.2f} s (peak {p['peak_mb']:.0f} MB)"
+        for p in record["phases"]
+    )
+    return (
+        f"{record['seconds']:.2f} s, cpu {record['cpu_seconds']:.1f} s, peak "
+        f"{record['peak_mb']:.0f} MB [{phases}]; load average before "
+        f"{record['load_average_before']:.1f}"
+    )
 
 
 def bench_size(n_rows: int, args: argparse.Namespace) -> dict:
@@ -687,31 +752,19 @@ def bench_size(n_rows: int, args: argparse.Namespace) -> dict:
         flush=True,
     )
     args.current_rows = n_rows
-
     outputs = {
-        tool: RESULTS_DIR / f"features_{tool}_{n_rows}.parquet"
-        for tool in ("ours", "sql_parquet", "sql_table", "lifetimes", "pandas")
+        tool: RESULTS_DIR / f"features_{tool}_{n_rows}.parquet" for tool in TOOLS
     }
-    records = {}
-    for tool in args.tools:
-        runs = []
-        for repeat in range(args.repeat):
+
+    # repeats go round the tools, so a busy spell on the machine hits them all
+    runs: dict[str, list[dict]] = {tool: [] for tool in args.tools}
+    for repeat in range(args.repeat):
+        for tool in args.tools:
             output = outputs[tool] if repeat == 0 else None
-            runs.append(_run_child(tool, parquet, args, output))
-        records[tool] = _best_of(runs)
-        record = records[tool]
-        if record.get("error"):
-            print(f"  {tool}: failed: {record['error']}", flush=True)
-        else:
-            phases = ", ".join(
-                f"{p['phase']} {p['seconds']:.2f} s (peak {p['peak_mb']:.0f} MB)"
-                for p in record["phases"]
-            )
-            print(
-                f"  {tool}: {record['seconds']:.2f} s, peak {record['peak_mb']:.0f} MB"
-                f" [{phases}]",
-                flush=True,
-            )
+            record = _run_child(tool, parquet, args, output)
+            runs[tool].append(record)
+            print(f"  {tool} (run {repeat + 1}): {_describe(record)}", flush=True)
+    records = {tool: _best_of(tool_runs) for tool, tool_runs in runs.items()}
 
     checks = _check_outputs(records, outputs)
     for line in checks:
@@ -719,55 +772,48 @@ def bench_size(n_rows: int, args: argparse.Namespace) -> dict:
     rows = summarise(records, n_rows)
     print()
     print(format_table(rows))
-    print(
-        f"(peak MB is the process peak RSS; indented rows are one phase, with the "
-        f"peak RSS during it. time/sql, mem/sql: ours load + build against sql "
-        f"from parquet, ours build against the sql query on the loaded table; "
-        f"'!' marks a ratio above {TARGET_RATIO})"
-    )
+    print(TABLE_NOTE.format(target=TARGET_RATIO))
+    busy = [
+        r["load_average_before"]
+        for tool_runs in runs.values()
+        for r in tool_runs
+        if "load_average_before" in r
+    ]
+    if busy and max(busy) > 0.5 * (os.cpu_count() or 1):
+        print(
+            f"Note: the 1-minute load average reached {max(busy):.1f} on "
+            f"{os.cpu_count()} CPUs before some runs, so other work shared the "
+            f"machine; wall times are noisy, cpu s less so (try --repeat 3)."
+        )
 
-    for tool, path in outputs.items():
-        if not args.keep_outputs:
+    if not args.keep_outputs:
+        for path in outputs.values():
             path.unlink(missing_ok=True)
     return {
         "rows": n_rows,
         "parquet": str(parquet.relative_to(ROOT)),
         "as_of": args.as_of.isoformat(),
         "windows_days": args.windows,
+        "repeat": args.repeat,
         "records": records,
         "table": rows,
         "checks": checks,
     }
 
 
-def _check_outputs(records: dict, outputs: dict[str, Path]) -> list[str]:
-    if not outputs["ours"].is_file() or records.get("ours", {}).get("error"):
-        return ["ours produced no result; nothing to compare"]
-    ours = pd.read_parquet(outputs["ours"])
-    lines = []
-    for tool in ("sql_parquet", "sql_table", "pandas"):
-        if not outputs[tool].is_file():
-            continue
-        problems = compare_features(ours, pd.read_parquet(outputs[tool]))
-        verdict = "match" if not problems else "DIFFER: " + "; ".join(problems)
-        lines.append(f"ours vs {tool}: {len(ours):,} customers, {verdict}")
-    if outputs["lifetimes"].is_file():
-        lines.append(_lifetimes_agreement(ours, pd.read_parquet(outputs["lifetimes"])))
-    return lines
-
-
 def _environment() -> dict:
     versions = {}
     for name in ("duckdb", "narwhals", "pandas", "pyarrow", "numpy", "lifetimes"):
         try:
-            versions[name] = __import__(name).__version__
-        except Exception as exc:  # a broken peer is reported, not fatal
-            versions[name] = f"import failed: {type(exc).__name__}: {exc}"
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    page_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return {
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3, 1),
+        "memory_gb": round(page_bytes / 1024**3, 1),
         "versions": versions,
     }
 
@@ -806,8 +852,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--repeat",
         type=int,
         default=1,
-        help="runs per tool, each in a fresh process; the fastest is kept and "
-        "the highest peak memory (default: 1)",
+        help="runs per tool, each in a fresh process; the table shows the "
+        "lowest wall and CPU seconds and the highest peak memory (default: 1)",
     )
     parser.add_argument(
         "--keep-outputs",
@@ -824,6 +870,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, or one tool when called with ``--only``."""
     args = parse_args(argv)
+    if args.repeat < 1:
+        raise SystemExit(f"--repeat must be 1 or more, got {args.repeat}")
     if args.only:
         record = run_one(args)
         print(_RESULT_MARK + json.dumps(record), flush=True)
