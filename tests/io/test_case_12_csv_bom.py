@@ -32,15 +32,10 @@ def test_bom_file_columns_are_the_plain_contract_names(write_file):
 
     loaded = load_table(connect(), TableSource("transactions", path=path), today=TODAY)
 
-    # the three source columns, then the two the loader derives: event_day,
-    # and order_id (one order per customer and UTC day, as the file has none)
-    assert loaded.columns == [
-        "customer_id",
-        "timestamp",
-        "amount",
-        "event_day",
-        "order_id",
-    ]
+    # the three source columns, then the one the loader derives: event_day
+    # (the file has no order_id, so orders are counted per customer and day)
+    assert loaded.columns == ["customer_id", "timestamp", "amount", "event_day"]
+    assert loaded.order_definition == "customer_day"
 
 
 def test_bom_file_features_match_hand_computed_table(write_file):

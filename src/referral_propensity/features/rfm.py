@@ -40,8 +40,9 @@ def build_rfm_features(
     Parameters
     ----------
     transactions : narwhals.LazyFrame
-        Columns customer_id, order_id, event_day (int, days since 1970-01-01
-        in UTC) and amount (negative for refunds).
+        Columns customer_id, event_day (int, days since 1970-01-01 in UTC),
+        amount (negative for refunds) and, optionally, order_id. Without
+        order_id, each customer-day with a purchase is one order.
     as_of_day : int
         The as_of date as days since 1970-01-01; only rows with
         ``event_day < as_of_day`` are read.
@@ -68,19 +69,29 @@ def build_rfm_features(
     n_orders 0 and null recency_days, tenure_days and spend_mean.
     """
     before = transactions.filter(nw.col("event_day") < as_of_day)
+    purchases = before.filter(nw.col("amount") > 0)
+    has_order_ids = "order_id" in transactions.collect_schema().names()
 
-    orders = (
-        before.filter(nw.col("amount") > 0)
-        .group_by("customer_id", "order_id")
-        .agg(nw.col("event_day").min().alias("order_day"))
-        .with_columns(
-            (nw.col("order_day") >= as_of_day - w).cast(nw.Int64).alias(f"_in_{w}d")
-            for w in windows_days
+    if has_order_ids:
+        orders = purchases.group_by("customer_id", "order_id").agg(
+            nw.col("event_day").min().alias("order_day")
         )
+        purchase_days = nw.col("order_day").n_unique()
+    else:
+        # no order ids: one order per customer and day, so days and orders agree
+        orders = (
+            purchases.group_by("customer_id", "event_day")
+            .agg(nw.len().alias("_rows"))
+            .select("customer_id", nw.col("event_day").alias("order_day"))
+        )
+        purchase_days = nw.len()
+    orders = orders.with_columns(
+        (nw.col("order_day") >= as_of_day - w).cast(nw.Int64).alias(f"_in_{w}d")
+        for w in windows_days
     )
     per_customer_orders = orders.group_by("customer_id").agg(
         nw.len().alias("n_orders"),
-        nw.col("order_day").n_unique().alias("n_purchase_days"),
+        purchase_days.alias("n_purchase_days"),
         nw.col("order_day").min().alias("_first_day"),
         nw.col("order_day").max().alias("_last_day"),
         *(nw.col(f"_in_{w}d").sum().alias(f"n_orders_{w}d") for w in windows_days),

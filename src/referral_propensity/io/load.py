@@ -186,7 +186,7 @@ def load_table(
     typed, date_formats = _typed_columns(
         con, raw_name, source, mapping, raw_types, finder
     )
-    _check_typed(con, raw_name, source, mapping, typed, finder)
+    _check_typed(con, raw_name, source, mapping, raw_types, typed, finder)
     if "timestamp" in mapping:
         _warn_future_rows(
             con,
@@ -202,10 +202,19 @@ def load_table(
 
     # a fresh name per load, so an earlier table on this connection stays valid
     table_name = f"t_{source.name}_{next(_TABLE_NUMBERS)}"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table_name}_dedup AS SELECT DISTINCT * FROM ({typed_sql})"
+    time_column = next((c for c in ("timestamp", "sent_at") if c in mapping), None)
+    day_sql = (
+        f", CAST(date_diff('day', DATE '1970-01-01', CAST(\"{time_column}\" AS DATE)) "
+        f"AS INTEGER) AS event_day"
+        if time_column
+        else ""
     )
-    n_kept = con.execute(f"SELECT count(*) FROM {table_name}_dedup").fetchall()[0][0]
+    # event_day depends on the timestamp only, so it leaves duplicates as they are
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table_name} AS "
+        f"SELECT DISTINCT *{day_sql} FROM ({typed_sql})"
+    )
+    n_kept = con.execute(f"SELECT count(*) FROM {table_name}").fetchall()[0][0]
     n_dropped = n_rows_read - n_kept
     if n_dropped:
         logger.warning(
@@ -216,7 +225,7 @@ def load_table(
             source.label,
         )
 
-    order_definition = _finish_table(con, table_name, source, mapping)
+    order_definition = _fill_order_ids(con, table_name, source, mapping)
     con.unregister(raw_name)
     relation = con.table(table_name)
 
@@ -409,15 +418,18 @@ def _attribute_sql(con, raw_name, raw_col, raw_type, source) -> str:
     return f"NULLIF(trim(CAST({raw_col} AS VARCHAR)), '')"
 
 
-def _check_typed(con, raw_name, source, mapping, typed, finder) -> None:
+def _check_typed(con, raw_name, source, mapping, raw_types, typed, finder) -> None:
     kinds = {**REQUIRED[source.name], **OPTIONAL[source.name]}
     checks = []
     for column, expr in typed:
         kind = kinds.get(column)
-        raw_text = f"NULLIF(trim(CAST(\"{mapping[column]}\" AS VARCHAR)), '')"
+        raw_col = f'"{mapping[column]}"'
+        is_text = raw_types[mapping[column]].upper().startswith("VARCHAR")
+        raw_text = f"NULLIF(trim({raw_col}), '')" if is_text else raw_col
         if column in REQUIRED[source.name]:
             checks.append((column, "empty", f"{raw_text} IS NULL"))
-        if kind in ("number", "timestamp", "flag"):
+        # a column the source already types cannot hold an unparsable value
+        if kind in ("number", "timestamp", "flag") and is_text:
             checks.append(
                 (column, "invalid", f"{raw_text} IS NOT NULL AND ({expr}) IS NULL")
             )
@@ -461,43 +473,28 @@ def _fix_hint(source: TableSource, column: str, kind: str | None) -> str:
     return "use true/false, yes/no or 1/0"
 
 
-def _finish_table(con, table_name, source, mapping) -> str | None:
-    columns = con.table(f"{table_name}_dedup").columns
-    time_column = next((c for c in ("timestamp", "sent_at") if c in columns), None)
-    star, extra = "*", []
-    day = (
-        f"CAST(date_diff('day', DATE '1970-01-01', CAST(\"{time_column}\" AS DATE)) "
-        f"AS INTEGER)"
-    )
-    if time_column:
-        extra.append(f"{day} AS event_day")
-
-    order_definition = None
-    if source.name == "transactions":
-        order_definition = "order_id" if "order_id" in mapping else "customer_day"
-        # one order per customer and UTC day where the source has no order id
-        customer_day = f"customer_id || '|' || CAST({day} AS VARCHAR)"
-        if order_definition == "customer_day":
-            extra.append(f"{customer_day} AS order_id")
-        else:
-            n_missing = con.execute(
-                f"SELECT count(*) FROM {table_name}_dedup WHERE order_id IS NULL"
-            ).fetchall()[0][0]
-            if n_missing:
-                logger.warning(
-                    "%d transactions row(s) in %s have no order_id; each counts as "
-                    "one order per customer and day",
-                    n_missing,
-                    source.label,
-                )
-                star = f"* REPLACE (coalesce(order_id, {customer_day}) AS order_id)"
-
-    select = ", ".join([star, *extra])
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table_name} AS SELECT {select} FROM {table_name}_dedup"
-    )
-    con.execute(f"DROP TABLE {table_name}_dedup")
-    return order_definition
+def _fill_order_ids(con, table_name, source, mapping) -> str | None:
+    """Say how orders are counted; fill empty order ids with the customer-day."""
+    if source.name != "transactions":
+        return None
+    if "order_id" not in mapping:
+        # without order ids the features count one order per customer and day
+        return "customer_day"
+    n_missing = con.execute(
+        f"SELECT count(*) FROM {table_name} WHERE order_id IS NULL"
+    ).fetchall()[0][0]
+    if n_missing:
+        logger.warning(
+            "%d transactions row(s) in %s have no order_id; each counts as one "
+            "order per customer and day",
+            n_missing,
+            source.label,
+        )
+        con.execute(
+            f"UPDATE {table_name} SET order_id = "
+            f"customer_id || '|' || CAST(event_day AS VARCHAR) WHERE order_id IS NULL"
+        )
+    return "order_id"
 
 
 def _check_unique_customers(con, table_name, source) -> None:
