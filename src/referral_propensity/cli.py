@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import subprocess
+import signal
+import socket
 import sys
 import warnings
 from pathlib import Path
@@ -94,7 +95,13 @@ ModelOption = Annotated[
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
 
+def _stop_on_sigterm(signum, frame) -> None:
+    # unwind like Ctrl+C: temporary files are removed and MLflow runs end FAILED
+    raise SystemExit(128 + signum)
+
+
 def _setup(verbose: bool) -> None:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     interactive = sys.stderr.isatty()
     level = logging.DEBUG if verbose else logging.INFO
     root = logging.getLogger()
@@ -202,6 +209,7 @@ def run(
 
     def job():
         from referral_propensity import pipeline
+        from referral_propensity.io.write import check_writable
 
         cfg = _load(
             config,
@@ -213,6 +221,7 @@ def run(
                 offers=offers,
             ),
         )
+        check_writable(cfg.output_dir)
         tables = pipeline.load_job_tables(cfg)
         test_day = day - dt.timedelta(days=cfg.label.horizon_days) if day else None
         training = pipeline.run_training(cfg, tables, as_of=test_day)
@@ -442,6 +451,20 @@ def ui(
         uri = tracking.resolve_tracking_uri(
             load_config(config).tracking_uri if config.exists() else None
         )
+        if (
+            uri.startswith("sqlite:///")
+            and not Path(uri.removeprefix("sqlite:///")).exists()
+        ):
+            logger.warning(
+                "No tracking store at %s yet (run `referral-propensity run` here "
+                "first); the UI will show no runs",
+                uri,
+            )
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                raise InputValidationError(
+                    f"port {port} on 127.0.0.1 is in use; pass another --port"
+                )
         typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl+C stops it)")
         command = [
             sys.executable,
@@ -457,7 +480,9 @@ def ui(
             "--workers",
             "1",
         ]
-        raise typer.Exit(subprocess.call(command))
+        # the UI replaces this process, so a signal sent to it reaches the server
+        sys.stdout.flush()
+        os.execv(sys.executable, command)
 
     _guard(job)
 

@@ -23,7 +23,11 @@ class _Strict(BaseModel):
 
 
 class TableConfig(_Strict):
-    """Where one input table lives and how to read it."""
+    """Where one input table lives and how to read it.
+
+    ``columns`` maps contract names onto the file's names; for the customers
+    table any attribute name is allowed, for the others only contract names.
+    """
 
     path: Path | None = None
     columns: dict[str, str] = Field(default_factory=dict)
@@ -54,6 +58,23 @@ class DataConfig(_Strict):
     offers: TableConfig | None = None
 
     @model_validator(mode="after")
+    def _known_columns(self) -> DataConfig:
+        from referral_propensity.io.contract import OPTIONAL, REQUIRED
+
+        for name in ("transactions", "engagement", "offers"):
+            table = getattr(self, name)
+            if table is None:
+                continue
+            known = {**REQUIRED[name], **OPTIONAL[name]}
+            unknown = sorted(set(table.columns) - set(known))
+            if unknown:
+                raise ValueError(
+                    f"data.{name}.columns maps unknown name(s) {', '.join(unknown)}; "
+                    f"the keys are contract names: {', '.join(known)}"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _files_need_transactions(self) -> DataConfig:
         if self.source == "files" and self.transactions.path is None:
             raise ValueError(
@@ -67,6 +88,14 @@ class FeatureConfig(_Strict):
     """Windows of the windowed aggregates."""
 
     windows_days: list[int] = Field(default_factory=lambda: [30, 90, 180, 365])
+
+    @model_validator(mode="after")
+    def _positive_distinct(self) -> FeatureConfig:
+        if not self.windows_days or any(w < 1 for w in self.windows_days):
+            raise ValueError("features.windows_days must be positive numbers of days")
+        if len(set(self.windows_days)) != len(self.windows_days):
+            raise ValueError("features.windows_days repeats a window")
+        return self
 
 
 class InactivityConfig(_Strict):

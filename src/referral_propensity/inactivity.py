@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from referral_propensity.errors import InputValidationError
+
 NEVER_PURCHASED = "never purchased"
 ACTIVE = "active"
 
@@ -59,7 +61,7 @@ def mark_inactive(
     is_inactive = no_purchase
     if no_engagement_days is not None:
         if "days_since_engagement" not in features:
-            raise ValueError(
+            raise InputValidationError(
                 "inactivity.no_engagement_days is set but there is no engagement "
                 "table; remove the setting or give data.engagement"
             )

@@ -20,12 +20,13 @@ from referral_propensity import __version__, tracking
 from referral_propensity.config import TABLE_NAMES, Config, TableConfig, flatten_config
 from referral_propensity.datasets import cdnow_source
 from referral_propensity.engine import connect
+from referral_propensity.errors import InputValidationError
 from referral_propensity.features import FeatureTable, build_features
 from referral_propensity.features.rfm import BOUNDARY_RULE, ORDER_RULES
 from referral_propensity.inactivity import mark_inactive
 from referral_propensity.io.load import TableSource
-from referral_propensity.io.tables import Tables, from_day, load_tables
-from referral_propensity.io.write import write_scores
+from referral_propensity.io.tables import Tables, from_day, load_tables, to_day
+from referral_propensity.io.write import check_writable, write_scores
 from referral_propensity.plots import (
     plot_calibration,
     plot_feature_importance,
@@ -105,12 +106,21 @@ def load_job_tables(config: Config, *, today: dt.date | None = None) -> Tables:
 def scoring_as_of(
     config: Config, tables: Tables, as_of: dt.date | None = None
 ) -> dt.date:
-    """The scoring date: given, configured, or the day after the last transaction."""
+    """The scoring date: given, configured, or the day after the last transaction.
+
+    The default ignores rows dated after today, so one mistyped future date
+    cannot move it.
+    """
     if as_of is not None:
         return as_of
     if config.scoring.as_of is not None:
         return config.scoring.as_of
-    return from_day(tables.day_range()[1] + 1)
+    today = to_day(dt.datetime.now(dt.UTC).date())
+    alias = tables.transactions.relation.alias
+    last = tables.con.execute(
+        f"SELECT max(event_day) FILTER (WHERE event_day <= {today}) FROM {alias}"
+    ).fetchall()[0][0]
+    return from_day((last if last is not None else tables.day_range()[1]) + 1)
 
 
 def test_as_of(config: Config, tables: Tables, as_of: dt.date | None = None) -> dt.date:
@@ -302,6 +312,17 @@ def run_training(
     return TrainingOutcome(result=result, logged=logged)
 
 
+def _check_model_inputs(loaded: tracking.LoadedModel, frame: pd.DataFrame) -> None:
+    missing = [c for c in loaded.model.feature_columns if c not in frame]
+    if missing:
+        shown = ", ".join(missing[:8]) + (", ..." if len(missing) > 8 else "")
+        raise InputValidationError(
+            f"the model {loaded.uri} uses {len(missing)} feature(s) that these tables "
+            f"do not give ({shown}); give the tables it was trained with "
+            f"(--customers, --engagement) or score with a model trained without them"
+        )
+
+
 @dataclass
 class ScoringOutcome:
     """A finished scoring: the scores, the files and the run."""
@@ -325,9 +346,12 @@ def run_scoring(
     uri = model_uri or f"models:/{config.model_name}@{tracking.CHAMPION}"
     loaded = tracking.load_model(uri)
     day = scoring_as_of(config, tables, as_of)
+    folder = Path(output_dir or config.output_dir)
+    check_writable(folder)
     features = marked_features(
         config, tables, day, model_settings=loaded.model.settings
     )
+    _check_model_inputs(loaded, features.frame)
 
     offers = {
         key: (offer.offer, offer.cost)
@@ -342,7 +366,6 @@ def run_scoring(
         ),
         offers_by_segment=offers,
     )
-    folder = Path(output_dir or config.output_dir)
     paths = write_scores(scores, folder)
 
     propensity = scores["propensity"]

@@ -13,6 +13,8 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import RobustScaler
 from threadpoolctl import threadpool_limits
 
+from referral_propensity.errors import InputValidationError
+
 logger = logging.getLogger(__name__)
 
 #: features used for clustering when the config names none (those present)
@@ -133,14 +135,14 @@ class Segmenter:
         """
         started = time.perf_counter()
         if len(X) < self.k_min * 2:
-            raise ValueError(
+            raise InputValidationError(
                 f"{len(X)} inactive customers are too few for {self.k_min} segments; "
                 f"lower segments.k_min or check the inactivity settings"
             )
         candidates = list(self.features or [c for c in DEFAULT_FEATURES if c in X])
         missing = [c for c in candidates if c not in X]
         if missing:
-            raise ValueError(
+            raise InputValidationError(
                 f"segments.features names column(s) not in the feature table: "
                 f"{', '.join(missing)} (available: {', '.join(map(str, X.columns))})"
             )
@@ -158,7 +160,7 @@ class Segmenter:
         if dropped:
             logger.debug("Dropped constant segment columns: %s", ", ".join(dropped))
         if not self.columns_:
-            raise ValueError(
+            raise InputValidationError(
                 "every segment feature is constant among inactive customers"
             )
         self.scaler_ = RobustScaler(unit_variance=False).fit(transformed[self.columns_])

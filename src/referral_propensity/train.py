@@ -325,7 +325,18 @@ def _fit_booster(
     valid_set = lgb.Dataset(
         model.design_matrix(valid_rows), label=valid_rows["label"], reference=train_set
     )
-    booster = lgb.train(
+    try:
+        booster = _train(params, rounds, train_set, valid_set, settings)
+    except lgb.basic.LightGBMError as exc:
+        raise InputValidationError(
+            f"LightGBM refused the settings in training.lightgbm: {exc}"
+        ) from exc
+    logger.debug("Early stopping kept %d of %d rounds", booster.best_iteration, rounds)
+    return booster
+
+
+def _train(params, rounds, train_set, valid_set, settings) -> lgb.Booster:
+    return lgb.train(
         {**params, "metric": "auc"},
         train_set,
         num_boost_round=rounds,
@@ -333,8 +344,6 @@ def _fit_booster(
         valid_names=["validation"],
         callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)],
     )
-    logger.debug("Early stopping kept %d of %d rounds", booster.best_iteration, rounds)
-    return booster
 
 
 def _fit_calibrator(raw: np.ndarray, y: pd.Series, method: str):

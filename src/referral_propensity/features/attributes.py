@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 
 import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-#: a text column with more distinct values than this share of customers is an
-#: identifier (a name, an e-mail), never a feature
+#: a text column with more distinct values than this share of its filled rows
+#: is an identifier, never a feature
 _MAX_DISTINCT_SHARE = 0.5
 _MIN_DISTINCT_FOR_ID = 50
+#: column names that hold personal data; such columns never become features
+_PERSONAL_NAME = re.compile(
+    r"(^|_)(e_?mail|name|first_?name|last_?name|surname|full_?name|phone|mobile|"
+    r"tel|telephone|address|street|postcode|ssn|passport|iban|ip_?address)($|_)",
+    re.IGNORECASE,
+)
+_EMAIL_VALUE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def prepare_attributes(
-    customers: pd.DataFrame, *, as_of: dt.date
+    customers: pd.DataFrame, *, as_of: dt.date, warn: bool = True
 ) -> tuple[pd.DataFrame, list[str]]:
     """Turn a customers table into feature columns.
 
@@ -27,6 +35,8 @@ def prepare_attributes(
     as_of : date
         Timestamps become whole days before as_of (``signup_date`` ->
         ``signup_tenure_days``).
+    warn : bool, default=True
+        Log the dropped columns (once per table is enough).
 
     Returns
     -------
@@ -39,8 +49,10 @@ def prepare_attributes(
     -----
     Attributes are a snapshot with no history, so a value that changed after
     as_of is seen as of the extract. Text columns that look like identifiers
-    (more distinct values than half the customers) are dropped with a
-    warning, which also keeps names and e-mails out of the model.
+    (more distinct values than half the filled rows), columns named like
+    personal data (e-mail, name, phone, address, ...) and columns whose values
+    look like e-mail addresses are dropped with a warning, so no such value
+    is ever a feature or stored in a model.
     """
     as_of_ts = pd.Timestamp(as_of, tz="UTC")
     frame = pd.DataFrame({"customer_id": customers["customer_id"].astype(str)})
@@ -50,6 +62,9 @@ def prepare_attributes(
         if column == "customer_id":
             continue
         values = customers[column]
+        if _looks_personal(column, values):
+            dropped.append(column)
+            continue
         if isinstance(values.dtype, pd.DatetimeTZDtype):
             name = "signup_tenure_days" if column == "signup_date" else f"{column}_days"
             frame[name] = (as_of_ts.normalize() - values.dt.normalize()).dt.days.astype(
@@ -75,7 +90,7 @@ def prepare_attributes(
             text = values.astype("string")
             frame[column] = text.astype(object).where(text.notna(), None)
             categorical.append(column)
-    if dropped:
+    if dropped and warn:
         logger.warning(
             "Dropped %d customers column(s) that look like identifiers, not "
             "attributes: %s",
@@ -88,3 +103,14 @@ def prepare_attributes(
 def _is_flag(values: pd.Series) -> bool:
     present = values.dropna()
     return len(present) > 0 and all(isinstance(v, bool) for v in present)
+
+
+def _looks_personal(column: str, values: pd.Series) -> bool:
+    if _PERSONAL_NAME.search(column):
+        return True
+    if pd.api.types.is_numeric_dtype(values) or isinstance(
+        values.dtype, pd.DatetimeTZDtype
+    ):
+        return False
+    sample = values.dropna().astype(str).head(200)
+    return len(sample) > 0 and sample.str.match(_EMAIL_VALUE).mean() > 0.5

@@ -156,9 +156,13 @@ def build_features(
 
     categorical: list[str] = []
     if tables.customers is not None:
+        # the dropped-column warning once per table, not once per snapshot
+        first_time = "customers" not in tables.warned
+        tables.warned.add("customers")
         attributes, categorical = prepare_attributes(
-            tables.customers.to_pandas(), as_of=as_of
+            tables.customers.to_pandas(), as_of=as_of, warn=first_time
         )
+        _warn_unmatched(frame, attributes, warn=first_time)
         frame = frame.merge(
             attributes, on="customer_id", how="left", validate="one_to_one"
         )
@@ -192,3 +196,17 @@ def _normalise_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             frame[column] = frame[column].astype("float64")
     return frame
+
+
+def _warn_unmatched(
+    frame: pd.DataFrame, attributes: pd.DataFrame, *, warn: bool
+) -> None:
+    matched = frame["customer_id"].isin(attributes["customer_id"]).sum()
+    if warn and matched < len(frame):
+        logger.warning(
+            "%d of %d customers with transactions have no row in the customers "
+            "table; their attributes are missing (check that customer_id is "
+            "written the same way in both tables)",
+            len(frame) - matched,
+            len(frame),
+        )

@@ -43,14 +43,18 @@ def build_engagement_features(
         with ``type`` made column-safe by :func:`feature_name`.
     """
     before = engagement.filter(nw.col("event_day") < as_of_day)
+    # types that differ only in spelling ("Click", "click!") share one column
+    by_name: dict[str, list[str]] = {}
+    for event_type in event_types:
+        by_name.setdefault(feature_name(event_type), []).append(event_type)
     indicators = [
-        ((nw.col("event_type") == event_type) & (nw.col("event_day") >= as_of_day - w))
+        (nw.col("event_type").is_in(types) & (nw.col("event_day") >= as_of_day - w))
         .cast(nw.Int64)
-        .alias(f"n_{feature_name(event_type)}_{w}d")
-        for event_type in event_types
+        .alias(f"n_{name}_{w}d")
+        for name, types in by_name.items()
         for w in windows_days
     ]
-    names = [f"n_{feature_name(t)}_{w}d" for t in event_types for w in windows_days]
+    names = [f"n_{name}_{w}d" for name in by_name for w in windows_days]
     return (
         before.with_columns(*indicators)
         .group_by("customer_id")

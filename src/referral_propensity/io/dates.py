@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
+
 from referral_propensity.errors import InputValidationError
 
 #: "ISO" means ISO 8601 (date, optional time, optional offset or Z)
@@ -107,7 +109,16 @@ def choose_format(
     failures_sql = ", ".join(
         f"count(*) FILTER (WHERE {parse_sql('v', fmt)} IS NULL)" for fmt in candidates
     )
-    failures = con.execute(f"SELECT {failures_sql} FROM ({distinct_sql})").fetchall()[0]
+    try:
+        failures = con.execute(
+            f"SELECT {failures_sql} FROM ({distinct_sql})"
+        ).fetchall()[0]
+    except duckdb.Error as exc:
+        raise InputValidationError(
+            f"data.{table}.date_format {configured!r} is not a valid format for "
+            f"{table}.{column} ({str(exc).splitlines()[0]}); use strptime codes such "
+            f"as %Y-%m-%d %H:%M:%S, or ISO"
+        ) from exc
     fitting = [
         fmt for fmt, n_bad in zip(candidates, failures, strict=True) if n_bad == 0
     ]
@@ -168,15 +179,20 @@ def _check_offsets_consistent(con, distinct_sql, column, table, find_lines) -> N
     ).fetchall()[0]
     n_aware, n_naive = counts
     if n_aware and n_naive:
-        naive = [
+        # show the rarer kind: those are the rows that most likely need fixing
+        offset = f"regexp_matches(v, {_quote(_OFFSET_PATTERN)})"
+        rare = (
+            offset
+            if n_aware < n_naive
+            else f"NOT {offset} AND regexp_matches(v, {_quote(_TIME_PART)})"
+        )
+        rare_values = [
             row[0]
             for row in con.execute(
-                f"SELECT v FROM ({distinct_sql}) WHERE NOT regexp_matches(v, "
-                f"{_quote(_OFFSET_PATTERN)}) AND regexp_matches(v, {_quote(_TIME_PART)}) "
-                f"ORDER BY v LIMIT 5"
+                f"SELECT v FROM ({distinct_sql}) WHERE {rare} ORDER BY v LIMIT 5"
             ).fetchall()
         ]
-        where = "; ".join(find_lines(column, naive))
+        where = "; ".join(find_lines(column, rare_values))
         raise InputValidationError(
             f"{table}.{column} mixes timestamps with a UTC offset ({n_aware} distinct) "
             f"and without one ({n_naive} distinct): {where}; write every timestamp "

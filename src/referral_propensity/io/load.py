@@ -261,32 +261,64 @@ def _read_raw(con, source: TableSource) -> duckdb.DuckDBPyRelation:
         raise InputValidationError(
             f"no path or data frame given for table {source.name}"
         )
+    if path.is_dir():
+        raise InputValidationError(
+            f"{source.name} path {path.resolve()} is a folder, not a file; point "
+            f"data.{source.name}.path or --{source.name} at a CSV or Parquet file"
+        )
     if not path.is_file():
         raise InputValidationError(
-            f"{source.name} file {path} does not exist; check data.{source.name}.path "
-            f"or --{source.name}"
+            f"{source.name} file {path.resolve()} does not exist; check "
+            f"data.{source.name}.path or --{source.name}"
         )
     if path.stat().st_size == 0:
         raise EmptyTableError(
             f"{source.name} file `{path.name}` is empty (no header row); "
             f"export it again with a header and data rows"
         )
+    is_parquet = path.suffix.lower() in _PARQUET_SUFFIXES
     try:
-        if path.suffix.lower() in _PARQUET_SUFFIXES:
+        if is_parquet:
             return con.read_parquet(str(path))
-        return con.read_csv(
-            str(path),
-            header=True,
-            sep=source.sep,
-            quotechar='"',
-            all_varchar=True,
-            encoding=source.encoding,
+        # the SQL reader (not the Python one) honours encodings other than UTF-8
+        relation = con.sql(
+            f"SELECT * FROM read_csv({_sql_str(str(path))}, header = true, "
+            f"delim = {_sql_str(source.sep)}, quote = '\"', all_varchar = true, "
+            f"encoding = {_sql_str(source.encoding)})"
         )
+        _check_header(source, relation.columns)
+        return relation
     except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        text = str(exc).lower()
+        if is_parquet:
+            hint = "check that the file is Parquet"
+        elif "unicode" in text or "utf-8" in text or "encoding" in text:
+            hint = (
+                f"the file is not {source.encoding}: set data.{source.name}.encoding "
+                f"(utf-8, utf-16 or latin-1)"
+            )
+        else:
+            hint = (
+                f"check data.{source.name}.sep (now {source.sep!r}), quoting, and "
+                f"that every row has as many fields as the header"
+            )
         raise InputValidationError(
-            f"{source.name} file `{path.name}` could not be read: {exc}; check "
-            f"data.{source.name}.sep and the file's format"
+            f"{source.name} file `{path.name}` could not be read ({first_line}); {hint}"
         ) from exc
+
+
+def _check_header(source: TableSource, columns: list[str]) -> None:
+    # the reader renames a repeated header name; refuse it instead
+    names = [name.strip() for name in _header_line(source).split(source.sep)]
+    names = [name.strip('"') for name in names]
+    repeated = sorted({name for name in names if names.count(name) > 1 and name})
+    if repeated and len(names) == len(columns):
+        raise InputValidationError(
+            f"{source.name} file `{source.label}` repeats column name(s) "
+            f"{', '.join(repr(name) for name in repeated)} in its header; keep one "
+            f"column of each name"
+        )
 
 
 def _map_columns(source: TableSource, found: list[str]) -> dict[str, str]:
@@ -325,7 +357,10 @@ def _map_columns(source: TableSource, found: list[str]) -> dict[str, str]:
 
 
 def _header_line(source: TableSource) -> str:
-    with open(source.path, encoding="utf-8-sig", errors="replace") as handle:
+    import gzip
+
+    opener = gzip.open if source.path.suffix.lower() == ".gz" else open
+    with opener(source.path, "rt", encoding="utf-8-sig", errors="replace") as handle:
         return handle.readline().strip()
 
 
@@ -354,6 +389,12 @@ def _typed_columns(con, raw_name, source, mapping, raw_types, finder):
         raw_type = raw_types[name].upper()
         kind = kinds.get(column)
         if kind == "timestamp":
+            if raw_type.startswith(_NUMERIC_TYPES):
+                raise InputValidationError(
+                    f"{source.name}.{column} holds numbers ({raw_type}), not "
+                    f"timestamps; store it as a timestamp or as text such as "
+                    f"2024-07-01T10:00:00Z (epoch numbers are ambiguous in unit)"
+                )
             if raw_type.startswith(_TIME_TYPES):
                 expr = f"CAST({raw_col} AS TIMESTAMPTZ)"
                 date_formats[column] = "native"
@@ -384,14 +425,17 @@ def _typed_columns(con, raw_name, source, mapping, raw_types, finder):
 
 
 def _number_sql(raw_col: str, raw_type: str, source: TableSource) -> str:
+    # NaN and infinity are never amounts: they count as invalid values
     if raw_type.startswith(_NUMERIC_TYPES):
-        return f"CAST({raw_col} AS DOUBLE)"
+        number = f"CAST({raw_col} AS DOUBLE)"
+        return f"CASE WHEN isfinite({number}) THEN {number} END"
     text = f"trim(CAST({raw_col} AS VARCHAR))"
     if source.thousands:
         text = f"replace({text}, {_sql_str(source.thousands)}, '')"
     if source.decimal != ".":
         text = f"replace({text}, {_sql_str(source.decimal)}, '.')"
-    return f"try_cast(NULLIF({text}, '') AS DOUBLE)"
+    number = f"try_cast(NULLIF({text}, '') AS DOUBLE)"
+    return f"CASE WHEN isfinite({number}) THEN {number} END"
 
 
 def _flag_sql(raw_col: str) -> str:
@@ -428,8 +472,9 @@ def _check_typed(con, raw_name, source, mapping, raw_types, typed, finder) -> No
         raw_text = f"NULLIF(trim({raw_col}), '')" if is_text else raw_col
         if column in REQUIRED[source.name]:
             checks.append((column, "empty", f"{raw_text} IS NULL"))
-        # a column the source already types cannot hold an unparsable value
-        if kind in ("number", "timestamp", "flag") and is_text:
+        # a column the source already types cannot hold an unparsable value,
+        # but a number column can hold NaN or infinity
+        if kind in ("number", "timestamp", "flag") and (is_text or kind == "number"):
             checks.append(
                 (column, "invalid", f"{raw_text} IS NOT NULL AND ({expr}) IS NULL")
             )

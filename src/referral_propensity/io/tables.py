@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from referral_propensity.errors import EmptyTableError, InputValidationError
@@ -38,6 +38,8 @@ class Tables:
     engagement: LoadedTable | None = None
     offers: LoadedTable | None = None
     sources: dict[str, TableSource] | None = None
+    #: warnings already given for these tables, so each is given once
+    warned: set[str] = field(default_factory=set)
 
     def present(self) -> dict[str, LoadedTable]:
         """Table name -> loaded table, for the tables given."""

@@ -16,12 +16,61 @@ from referral_propensity.errors import OutputWriteError
 @contextlib.contextmanager
 def _temporary_beside(target: Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
-    # a fresh name the writer creates itself, so the file mode follows the umask
-    temporary = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
+    _remove_stale(target)
+    # a fresh name the writer creates itself, so the file mode follows the umask;
+    # the process id lets a later run remove what a killed one left behind
+    temporary = (
+        target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
+    )
     try:
         yield temporary
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _remove_stale(target: Path) -> None:
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = leftover.name.removeprefix(f".{target.name}.").split(".")[0]
+        if pid.isdigit() and not _is_running(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_writable(folder: Path) -> None:
+    """Fail early, before any work, when outputs cannot be written to a folder.
+
+    Raises
+    ------
+    OutputWriteError
+        When the folder cannot be created or written, or a target name is
+        taken by something that is not a file.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-check.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputWriteError(
+            f"cannot write to output folder {folder}: {exc.strerror or exc}; pick "
+            f"another --output-dir"
+        ) from exc
+    for name in ("scores.csv", "scores.parquet"):
+        if (folder / name).exists() and not (folder / name).is_file():
+            raise OutputWriteError(
+                f"{folder / name} exists and is not a file; remove it or pick "
+                f"another --output-dir"
+            )
 
 
 def write_atomically(writers: dict[Path, Callable[[Path], None]]) -> list[Path]:
@@ -48,10 +97,20 @@ def write_atomically(writers: dict[Path, Callable[[Path], None]]) -> list[Path]:
     Each rename is atomic; the renames of several files follow one another
     only after every temporary file has been written and flushed.
     """
+    for target in writers:
+        if Path(target).exists() and not Path(target).is_file():
+            raise OutputWriteError(
+                f"{target} exists and is not a file; nothing was written"
+            )
     with contextlib.ExitStack() as stack:
         temporaries = {}
         for target, write in writers.items():
-            temporary = stack.enter_context(_temporary_beside(Path(target)))
+            try:
+                temporary = stack.enter_context(_temporary_beside(Path(target)))
+            except OSError as exc:
+                raise OutputWriteError(
+                    f"could not write {target}: {exc}; earlier outputs are untouched"
+                ) from exc
             try:
                 write(temporary)
                 with open(temporary, "rb+") as handle:
