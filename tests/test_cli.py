@@ -12,7 +12,12 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from referral_propensity.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, app
+from referral_propensity.cli import (
+    EXIT_BAD_INPUT,
+    EXIT_NO_MODEL,
+    EXIT_WRITE_FAILED,
+    app,
+)
 from referral_propensity.score import SCORE_COLUMNS
 
 pytestmark = pytest.mark.slow
@@ -323,3 +328,46 @@ def test_segments_prints_the_segment_table_and_writes_it(finished_run, tmp_path)
     assert features.exit_code == 0
     frame = pd.read_parquet(next(tmp_path.glob("features_*.parquet")))
     assert table["n_customers"].sum() == frame["is_inactive"].sum()
+
+
+def test_scoring_without_the_tables_the_model_used_is_refused(finished_run, tmp_path):
+    # the champion was trained with engagement and customers; transactions alone
+    # would silently drop those features
+    _, store, config, _ = finished_run
+    tx = tmp_path / "tx.csv"
+    tx.write_text(
+        "customer_id,timestamp,amount\nS000001,2024-01-01,10\nS000002,2024-02-01,20\n"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        result = invoke(
+            "score",
+            "--config",
+            str(config),
+            "--transactions",
+            str(tx),
+            "--output-dir",
+            str(tmp_path / "o"),
+        )
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "feature(s) that these tables do not give" in result.output
+    assert not (tmp_path / "o" / "scores.csv").exists()
+
+
+def test_an_unwritable_output_folder_fails_before_training(tmp_path):
+    config = write_config(tmp_path, experiment="nowrite", model="rp-nowrite")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        result = invoke(
+            "run", "--config", str(config), "--output-dir", str(blocker / "sub")
+        )
+    assert result.exit_code == EXIT_WRITE_FAILED
+    assert "cannot write to output folder" in result.output
+    # nothing was trained: no registered model
+    assert (
+        MlflowClient(tracking_uri=store, registry_uri=store).search_registered_models()
+        == []
+    )

@@ -1,0 +1,50 @@
+"""Customer attributes: personal columns never become features."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import numpy as np
+import pandas as pd
+
+from referral_propensity.features.attributes import prepare_attributes
+
+
+def test_personal_columns_are_dropped_and_named_in_a_warning(caplog):
+    n = 200
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(n)],
+            # e-mails on only 40% of rows: too few to look like an identifier by count
+            "email": [f"p{i}@example.org" if i % 5 < 2 else None for i in range(n)],
+            "first_name": [f"name{i % 30}" for i in range(n)],
+            "phone": np.arange(n) + 5_550_000_000,
+            "contact": [f"x{i}@example.org" for i in range(n)],
+            "region": ["north", "south"] * (n // 2),
+            "age": np.arange(n) % 60 + 18,
+        }
+    )
+    with caplog.at_level(logging.WARNING, logger="referral_propensity"):
+        frame, categorical = prepare_attributes(customers, as_of=dt.date(2024, 7, 1))
+
+    assert list(frame.columns) == ["customer_id", "region", "age"]
+    assert categorical == ["region"]
+    message = " ".join(r.getMessage() for r in caplog.records)
+    for column in ("email", "first_name", "phone", "contact"):
+        assert column in message
+    assert "example.org" not in message
+
+
+def test_signup_date_becomes_days_before_as_of():
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["A", "B"],
+            "signup_date": pd.to_datetime(
+                ["2024-06-01T23:00:00Z", "2023-07-01T00:00:00Z"]
+            ),
+        }
+    )
+    frame, _ = prepare_attributes(customers, as_of=dt.date(2024, 7, 1))
+    # 2024-06-01 -> 2024-07-01 is 30 days; 2023-07-01 -> 2024-07-01 is 366 (leap year)
+    np.testing.assert_allclose(frame["signup_tenure_days"], [30.0, 366.0])
