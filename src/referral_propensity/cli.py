@@ -44,9 +44,7 @@ app = typer.Typer(
 
 ConfigOption = Annotated[
     Path,
-    typer.Option(
-        "--config", "-c", help="YAML config file. Default: configs/default.yaml."
-    ),
+    typer.Option("--config", "-c", help="YAML config file (keys: configs/README.md)."),
 ]
 AsOfOption = Annotated[
     str | None,
@@ -186,6 +184,29 @@ def _guard(action, *, resume: str | None = None):
         _fail(exc, resume=resume)
     except Exception as exc:  # the top level logs every failure once
         _fail(exc, resume=resume)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from referral_propensity import __version__
+
+        typer.echo(f"referral-propensity {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Rank inactive customers for a referral offer, tracked in MLflow."""
 
 
 @app.command()

@@ -25,7 +25,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from referral_propensity.errors import ModelNotFoundError
+from referral_propensity.errors import InputValidationError, ModelNotFoundError
 from referral_propensity.model import PropensityModel
 
 logger = logging.getLogger(__name__)
@@ -44,8 +44,21 @@ def resolve_tracking_uri(configured: str | None) -> str:
 def configure(tracking_uri: str | None) -> str:
     """Point MLflow (tracking and registry) at the resolved store; return its URI."""
     uri = resolve_tracking_uri(tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        # fail in seconds, before any work, when a tracking server is not there
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if uri.startswith(("http://", "https://")):
+        try:
+            MlflowClient().search_experiments(max_results=1)
+        except Exception as exc:  # any failure here means the server is unusable
+            raise InputValidationError(
+                f"the MLflow tracking server {uri} does not answer "
+                f"({str(exc).splitlines()[0][:200]}); start it, or unset "
+                f"MLFLOW_TRACKING_URI / tracking_uri to use sqlite:///mlflow.db here"
+            ) from exc
     return uri
 
 
@@ -251,17 +264,30 @@ def load_model(uri: str) -> LoadedModel:
                 found = client.get_model_version(name, number)
             version, run_id = str(found.version), found.run_id
         pyfunc = mlflow.pyfunc.load_model(uri)
-    except (MlflowException, OSError) as exc:
+    except Exception as exc:  # a wrong URI fails in many ways, all meaning "no model"
+        reason = (
+            str(exc).strip().splitlines()[0][:200]
+            if str(exc).strip()
+            else type(exc).__name__
+        )
         raise ModelNotFoundError(
-            f"no model at {uri} ({str(exc).splitlines()[0]}); train one with "
+            f"no model at {uri} ({reason}); train one with "
             f"`referral-propensity train` or pass --model-uri"
         ) from exc
-    return LoadedModel(
-        model=pyfunc.unwrap_python_model().model,
-        uri=uri,
-        version=version,
-        run_id=run_id,
-    )
+    model = getattr(_unwrap(pyfunc), "model", None)
+    if not isinstance(model, PropensityModel):
+        raise ModelNotFoundError(
+            f"{uri} is an MLflow model, but not one of referral-propensity; pass "
+            f"the URI of a model this project trained"
+        )
+    return LoadedModel(model=model, uri=uri, version=version, run_id=run_id)
+
+
+def _unwrap(pyfunc):
+    try:
+        return pyfunc.unwrap_python_model()
+    except Exception:  # not a custom python model at all
+        return None
 
 
 def log_scoring_run(
