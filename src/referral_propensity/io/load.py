@@ -21,10 +21,11 @@ import pandas as pd
 from referral_propensity.errors import EmptyTableError, InputValidationError
 from referral_propensity.io import dates
 from referral_propensity.io.contract import KEEPS_EXTRA_COLUMNS, OPTIONAL, REQUIRED
+from referral_propensity.io.lines import PARQUET_SUFFIXES, LineFinder
 
 logger = logging.getLogger(__name__)
 
-_PARQUET_SUFFIXES = {".parquet", ".pq"}
+_PARQUET_SUFFIXES = PARQUET_SUFFIXES
 _NUMERIC_TYPES = (
     "DOUBLE",
     "FLOAT",
@@ -182,7 +183,7 @@ def load_table(
         )
 
     raw_types = dict(zip(found, (str(t) for t in raw.types), strict=True))
-    finder = _LineFinder(source, mapping)
+    finder = LineFinder(source, mapping)
     typed, date_formats = _typed_columns(
         con, raw_name, source, mapping, raw_types, finder
     )
@@ -581,62 +582,3 @@ def _warn_future_rows(con, raw_name, raw_col, parsed, source, finder, today) -> 
 
 def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-class _LineFinder:
-    """Turns offending values or row positions into 'line N (value)' phrases."""
-
-    def __init__(self, source: TableSource, mapping: dict[str, str]):
-        self.source = source
-        self.mapping = mapping
-        self.is_csv = (
-            source.path is not None
-            and source.path.suffix.lower() not in _PARQUET_SUFFIXES
-        )
-
-    def _where(self, position: int) -> str:
-        # row_number() is 1-based; the header is line 1 of a CSV file
-        return f"line {position + 1}" if self.is_csv else f"row {position - 1}"
-
-    def describe_positions(self, column, rows, *, show_values=True) -> str:
-        parts = []
-        for position, value in rows:
-            shown = f" ({value!r})" if show_values and value is not None else ""
-            parts.append(f"{self._where(position)}{shown}")
-        return ", ".join(parts)
-
-    def __call__(self, column: str, values: list[str]) -> list[str]:
-        """Where the given raw values of a column sit (first few rows each)."""
-        raw = self._raw_column(column)
-        if raw is None:
-            return [repr(value) for value in values]
-        stripped = raw.str.strip()
-        phrases = []
-        for value in values:
-            hits = stripped.index[stripped == value][:3]
-            where = ", ".join(self._where(int(i) + 1) for i in hits) or "?"
-            phrases.append(f"{where} ({value!r})")
-        return phrases
-
-    def _raw_column(self, column: str) -> pd.Series | None:
-        name = self.mapping.get(column, column)
-        if self.source.frame is not None:
-            return (
-                self.source.frame[name]
-                .astype("string")
-                .fillna("")
-                .reset_index(drop=True)
-            )
-        if not self.is_csv:
-            return None
-        frame = pd.read_csv(
-            self.source.path,
-            sep=self.source.sep,
-            dtype=str,
-            keep_default_na=False,
-            encoding="utf-8-sig"
-            if self.source.encoding.lower() in ("utf-8", "utf8")
-            else self.source.encoding,
-            usecols=[name],
-        )
-        return frame[name]

@@ -6,12 +6,9 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from referral_propensity.errors import EmptyTableError, InputValidationError
 from referral_propensity.io.load import LoadedTable, TableSource, load_table
-
-logger = logging.getLogger(__name__)
 
 logger = logging.getLogger(__name__)
 
@@ -132,8 +129,3 @@ def load_tables(
             # an empty optional table is as if it were not given
             logger.warning("%s; going on without the %s table", exc, name)
     return Tables(con=con, sources=sources, **loaded)
-
-
-def source_from_path(name: str, path: Path, **settings) -> TableSource:
-    """A TableSource for a file, with CSV settings as keywords."""
-    return TableSource(name=name, path=Path(path), **settings)
