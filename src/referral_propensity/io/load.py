@@ -21,6 +21,7 @@ import pandas as pd
 from referral_propensity.errors import EmptyTableError, InputValidationError
 from referral_propensity.io.columns import (
     check_typed,
+    sql_str,
     typed_columns,
 )
 from referral_propensity.io.contract import KEEPS_EXTRA_COLUMNS, OPTIONAL, REQUIRED
