@@ -371,3 +371,27 @@ def test_an_unwritable_output_folder_fails_before_training(tmp_path):
         MlflowClient(tracking_uri=store, registry_uri=store).search_registered_models()
         == []
     )
+
+
+def test_replacing_one_table_of_a_bundled_source_asks_for_transactions(tmp_path):
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,region\n00001,north\n")
+    config = tmp_path / "cdnow.yaml"
+    config.write_text("data: {source: cdnow}\n")
+    result = invoke("features", "--config", str(config), "--customers", str(customers))
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "pass --transactions as well" in result.output
+
+
+def test_run_as_of_past_the_data_explains_the_test_snapshot(tmp_path):
+    config = tmp_path / "cdnow.yaml"
+    config.write_text("data: {source: cdnow}\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+        result = invoke(
+            "run", "--config", str(config), "--as-of", "2030-01-01", "-o", str(tmp_path)
+        )
+    assert result.exit_code == EXIT_BAD_INPUT
+    # CDNOW ends 1998-06-30, so a 90-day window must start by 1998-04-02
+    assert "pick an as_of on or before 1998-04-02" in result.output
+    assert "tests the model on the snapshot 2029-10-03" in result.output

@@ -144,6 +144,15 @@ def _load(config_path: Path, output_dir: Path | None, tables: dict[str, Path | N
 
     overrides: dict[str, object] = {}
     given = {name: path for name, path in tables.items() if path is not None}
+    if given and "transactions" not in given:
+        source = load_config(config_path).data.source
+        if source != "files":
+            options = ", ".join(f"--{name}" for name in given)
+            raise InputValidationError(
+                f"{options} replace tables of data.source 'files', but "
+                f"{config_path} reads data.source {source!r}; pass --transactions "
+                f"as well, or set the paths in a config with data.source: files"
+            )
     if given:
         overrides["data.source"] = "files"
         for name, path in given.items():
@@ -245,7 +254,15 @@ def run(
         check_writable(cfg.output_dir)
         tables = pipeline.load_job_tables(cfg)
         test_day = day - dt.timedelta(days=cfg.label.horizon_days) if day else None
-        training = pipeline.run_training(cfg, tables, as_of=test_day)
+        try:
+            training = pipeline.run_training(cfg, tables, as_of=test_day)
+        except InputValidationError as exc:
+            if day is None:
+                raise
+            raise InputValidationError(
+                f"{exc} (run --as-of {day} scores as of that day and tests the model "
+                f"on the snapshot {test_day}, as_of minus label.horizon_days)"
+            ) from exc
         resume = f"referral-propensity score --config {config}"
         scoring = _guard(
             lambda: pipeline.run_scoring(cfg, tables, as_of=day), resume=resume

@@ -39,25 +39,39 @@ def build_reactivation_labels(
     -----
     A purchase is a row with amount > 0; refunds never make a label.
     """
+    start, end = check_label_window(tables, as_of=as_of, horizon_days=horizon_days)
+    rows = tables.con.execute(
+        f"SELECT DISTINCT customer_id FROM {tables.transactions.relation.alias} "
+        f"WHERE amount > 0 AND event_day >= {start} AND event_day < {end}"
+    ).fetchall()
+    return pd.Series(
+        1, index=pd.Index([r[0] for r in rows], name="customer_id"), name="label"
+    )
+
+
+def check_label_window(
+    tables: Tables, *, as_of: dt.date, horizon_days: int
+) -> tuple[int, int]:
+    """The label window ``[as_of, as_of + horizon)`` as day numbers.
+
+    Raises
+    ------
+    InputValidationError
+        When the window runs past the day after the last transaction, so that
+        labels would be cut short.
+    """
     start = to_day(as_of)
     end = start + horizon_days
     alias = tables.transactions.relation.alias
-    last_day = tables.con.execute(f"SELECT max(event_day) FROM {alias}").fetchall()[0][
-        0
-    ]
+    last_day = tables.con.execute(f"SELECT max(event_day) FROM {alias}").fetchall()
+    last_day = last_day[0][0]
     if end > last_day + 1:
         raise InputValidationError(
             f"the label window [{as_of}, {from_day(end)}) runs past the last "
             f"transaction ({from_day(last_day)}); pick an as_of on or before "
             f"{from_day(last_day + 1 - horizon_days)} or shorten label.horizon_days"
         )
-    rows = tables.con.execute(
-        f"SELECT DISTINCT customer_id FROM {alias} "
-        f"WHERE amount > 0 AND event_day >= {start} AND event_day < {end}"
-    ).fetchall()
-    return pd.Series(
-        1, index=pd.Index([r[0] for r in rows], name="customer_id"), name="label"
-    )
+    return start, end
 
 
 def attach_labels(features: pd.DataFrame, positives: pd.Series) -> pd.DataFrame:

@@ -28,7 +28,11 @@ from referral_propensity.features import build_features
 from referral_propensity.features.build import check_as_of
 from referral_propensity.inactivity import mark_inactive
 from referral_propensity.io.tables import Tables
-from referral_propensity.labels import attach_labels, build_reactivation_labels
+from referral_propensity.labels import (
+    attach_labels,
+    build_reactivation_labels,
+    check_label_window,
+)
 from referral_propensity.model import PropensityModel
 from referral_propensity.segments import Segmenter
 
@@ -148,6 +152,9 @@ def train_propensity_model(
     """
     started = time.perf_counter()
     check_as_of(tables, settings.test_as_of)
+    check_label_window(
+        tables, as_of=settings.test_as_of, horizon_days=settings.horizon_days
+    )
     dates = snapshot_dates(
         settings.test_as_of,
         horizon_days=settings.horizon_days,
