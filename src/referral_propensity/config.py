@@ -145,6 +145,8 @@ class TrainingConfig(_Strict):
     # sigmoid (Platt) keeps the booster's ranking; isotonic makes ties
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
     early_stopping_rounds: int = Field(50, ge=1)
+    # Limitation: LightGBM settings are passed through unchecked; a misspelt
+    # name is ignored by LightGBM rather than refused here.
     lightgbm: dict[str, Any] = Field(default_factory=dict)
 
 

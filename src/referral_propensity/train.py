@@ -354,6 +354,8 @@ def _train(params, rounds, train_set, valid_set, settings) -> lgb.Booster:
 
 
 def _fit_calibrator(raw: np.ndarray, y: pd.Series, method: str):
+    # Limitation: the calibrator fits on the snapshot that also chose the number
+    # of rounds, so calibration on the test snapshot may be slightly optimistic.
     if method == "sigmoid":
         return LogisticRegression(C=1e6).fit(np.asarray(raw).reshape(-1, 1), y)
     return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y)
