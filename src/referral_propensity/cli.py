@@ -180,6 +180,8 @@ def _fail(exc: BaseException, *, resume: str | None = None) -> None:
         code, kind = 1, "unexpected error"
         logger.debug("Traceback", exc_info=exc)
     hint = f"; when fixed, resume with: {resume}" if resume else ""
+    if code == 1:
+        hint += " (run again with --verbose to see where it failed)"
     logger.error("%s: %s%s", kind, exc, hint)
     raise typer.Exit(code)
 
@@ -189,8 +191,6 @@ def _guard(action, *, resume: str | None = None):
         return action()
     except typer.Exit:
         raise
-    except (InputValidationError, ModelNotFoundError, OutputWriteError) as exc:
-        _fail(exc, resume=resume)
     except Exception as exc:  # the top level logs every failure once
         _fail(exc, resume=resume)
 
