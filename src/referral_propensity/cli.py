@@ -95,6 +95,7 @@ DEFAULT_CONFIG = Path("configs/default.yaml")
 
 def _stop_on_sigterm(signum, frame) -> None:
     # unwind like Ctrl+C: temporary files are removed and MLflow runs end FAILED
+    logger.error("stopped by signal %d; outputs of this run were not replaced", signum)
     raise SystemExit(128 + signum)
 
 
@@ -377,7 +378,7 @@ def features(
 
     def job():
         from referral_propensity import pipeline
-        from referral_propensity.io.write import write_frame
+        from referral_propensity.io.write import check_writable, write_frame
 
         cfg = _load(
             config,
@@ -389,6 +390,7 @@ def features(
                 offers=offers,
             ),
         )
+        check_writable(cfg.output_dir)
         tables = pipeline.load_job_tables(cfg)
         when = pipeline.scoring_as_of(cfg, tables, day)
         table = pipeline.marked_features(cfg, tables, when)
@@ -426,7 +428,7 @@ def segments(
         from rich.table import Table
 
         from referral_propensity import pipeline
-        from referral_propensity.io.write import write_frame
+        from referral_propensity.io.write import check_writable, write_frame
         from referral_propensity.segments import Segmenter
 
         cfg = _load(
@@ -439,6 +441,7 @@ def segments(
                 offers=offers,
             ),
         )
+        check_writable(cfg.output_dir)
         tables = pipeline.load_job_tables(cfg)
         when = pipeline.scoring_as_of(cfg, tables, day)
         frame = pipeline.marked_features(cfg, tables, when).frame
@@ -477,7 +480,9 @@ def segments(
 @app.command()
 def ui(
     config: ConfigOption = DEFAULT_CONFIG,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    port: Annotated[
+        int, typer.Option(help="Port on 127.0.0.1.", min=1, max=65535)
+    ] = 5000,
 ) -> None:
     """Start the MLflow UI for the project's tracking store on 127.0.0.1."""
     _setup(False)

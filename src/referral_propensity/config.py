@@ -35,7 +35,7 @@ class TableConfig(_Strict):
     decimal: str = "."
     thousands: str | None = None
     date_format: str | dict[str, str] | None = None
-    encoding: str = "utf-8"
+    encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
 
 
 class SyntheticConfig(_Strict):

@@ -48,3 +48,24 @@ def test_signup_date_becomes_days_before_as_of():
     frame, _ = prepare_attributes(customers, as_of=dt.date(2024, 7, 1))
     # 2024-06-01 -> 2024-07-01 is 30 days; 2023-07-01 -> 2024-07-01 is 366 (leap year)
     np.testing.assert_allclose(frame["signup_tenure_days"], [30.0, 366.0])
+
+
+def test_values_that_look_personal_are_dropped_whatever_the_column_name():
+    n = 400
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(n)],
+            "x1": [f"+44 7700 8{i // 2:05d}" for i in range(n)],  # phone numbers
+            "notes": [
+                f"call me at p{i // 5}@example.org" for i in range(n)
+            ],  # e-mail inside text
+            "ville": [
+                f"Zürichstraße {i // 10}" for i in range(n)
+            ],  # 40 street addresses
+            "partner": [f"Person {i // 3}" for i in range(n)],  # 134 distinct names
+            "segment": ["gold", "silver", "bronze", "none"] * (n // 4),
+        }
+    )
+    frame, categorical = prepare_attributes(customers, as_of=dt.date(2024, 7, 1))
+    assert list(frame.columns) == ["customer_id", "segment"]
+    assert categorical == ["segment"]

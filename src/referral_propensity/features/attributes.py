@@ -10,17 +10,21 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-#: a text column with more distinct values than this share of its filled rows
-#: is an identifier, never a feature
-_MAX_DISTINCT_SHARE = 0.5
-_MIN_DISTINCT_FOR_ID = 50
 #: column names that hold personal data; such columns never become features
 _PERSONAL_NAME = re.compile(
     r"(^|_)(e_?mail|name|first_?name|last_?name|surname|full_?name|phone|mobile|"
     r"tel|telephone|address|street|postcode|ssn|passport|iban|ip_?address)($|_)",
     re.IGNORECASE,
 )
-_EMAIL_VALUE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL_VALUE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE_VALUE = re.compile(r"^\+?[\d\s\-().]{7,}$")
+_ADDRESS_VALUE = re.compile(
+    r"\d.*(?:stra(?:ss|ß)e|street|st\.|road|rd\.|avenue|ave\.|rue|weg|lane|blvd|platz)\b"
+    r"|(?:stra(?:ss|ß)e|street|road|avenue|rue|weg|lane|blvd|platz)\b.*\d",
+    re.IGNORECASE,
+)
+#: a text attribute with more distinct values than this is never a category
+_MAX_CATEGORIES = 50
 
 
 def prepare_attributes(
@@ -48,11 +52,11 @@ def prepare_attributes(
     Notes
     -----
     Attributes are a snapshot with no history, so a value that changed after
-    as_of is seen as of the extract. Text columns that look like identifiers
-    (more distinct values than half the filled rows), columns named like
-    personal data (e-mail, name, phone, address, ...) and columns whose values
-    look like e-mail addresses are dropped with a warning, so no such value
-    is ever a feature or stored in a model.
+    as_of is seen as of the extract. Text columns with more than 50 distinct
+    values, columns named like personal data (e-mail, name, phone, address,
+    ...) and columns holding any e-mail address, or mostly phone numbers or
+    street addresses, are dropped with a warning, so no such value is ever a
+    feature or stored in a model.
     """
     as_of_ts = pd.Timestamp(as_of, tz="UTC")
     frame = pd.DataFrame({"customer_id": customers["customer_id"].astype(str)})
@@ -79,11 +83,8 @@ def prepare_attributes(
         elif pd.api.types.is_numeric_dtype(values):
             frame[column] = values.astype("float64")
         else:
-            n_distinct = values.nunique(dropna=True)
-            if (
-                n_distinct >= _MIN_DISTINCT_FOR_ID
-                and n_distinct > _MAX_DISTINCT_SHARE * len(values)
-            ):
+            # many distinct texts are names, notes or ids, never useful categories
+            if values.nunique(dropna=True) > _MAX_CATEGORIES:
                 dropped.append(column)
                 continue
             # plain text here; the model turns it into categories it knows
@@ -112,5 +113,12 @@ def _looks_personal(column: str, values: pd.Series) -> bool:
         values.dtype, pd.DatetimeTZDtype
     ):
         return False
-    sample = values.dropna().astype(str).head(200)
-    return len(sample) > 0 and sample.str.match(_EMAIL_VALUE).mean() > 0.5
+    sample = values.dropna().astype(str).head(500)
+    if len(sample) == 0:
+        return False
+    # any e-mail address, or mostly phone numbers or street addresses
+    return bool(
+        sample.str.contains(_EMAIL_VALUE).any()
+        or sample.str.match(_PHONE_VALUE).mean() > 0.5
+        or sample.str.contains(_ADDRESS_VALUE).mean() > 0.5
+    )

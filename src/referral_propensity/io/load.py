@@ -421,8 +421,8 @@ def _warn_future_rows(con, raw_name, raw_col, parsed, source, finder, today) -> 
         ).fetchall()
     ]
     logger.warning(
-        "%d %s row(s) in %s are dated after today (%s): %s; they are never used "
-        "as features, check the extract",
+        "%d %s row(s) in %s are dated after today (%s): %s; the default scoring "
+        "date ignores them, an as_of after them would use them; check the extract",
         n_late,
         source.name,
         source.label,
