@@ -170,6 +170,22 @@ def _load(config_path: Path, output_dir: Path | None, tables: dict[str, Path | N
     return config
 
 
+def _open(config_path, output_dir, transactions, customers, engagement, offers):
+    """Read the config, point MLflow at its store, check the output folder, load."""
+    from referral_propensity import pipeline
+    from referral_propensity.io.write import check_writable
+
+    tables = dict(
+        transactions=transactions,
+        customers=customers,
+        engagement=engagement,
+        offers=offers,
+    )
+    cfg = _load(config_path, output_dir, tables)
+    check_writable(cfg.output_dir)
+    return cfg, pipeline.load_job_tables(cfg)
+
+
 def _fail(exc: BaseException, *, resume: str | None = None) -> None:
     if isinstance(exc, InputValidationError):
         code, kind = EXIT_BAD_INPUT, "bad input"
@@ -240,20 +256,10 @@ def run(
 
     def job():
         from referral_propensity import pipeline
-        from referral_propensity.io.write import check_writable
 
-        cfg = _load(
-            config,
-            output_dir,
-            dict(
-                transactions=transactions,
-                customers=customers,
-                engagement=engagement,
-                offers=offers,
-            ),
+        cfg, tables = _open(
+            config, output_dir, transactions, customers, engagement, offers
         )
-        check_writable(cfg.output_dir)
-        tables = pipeline.load_job_tables(cfg)
         test_day = day - dt.timedelta(days=cfg.label.horizon_days) if day else None
         try:
             training = pipeline.run_training(cfg, tables, as_of=test_day)
@@ -300,17 +306,9 @@ def train(
     def job():
         from referral_propensity import pipeline
 
-        cfg = _load(
-            config,
-            output_dir,
-            dict(
-                transactions=transactions,
-                customers=customers,
-                engagement=engagement,
-                offers=offers,
-            ),
+        cfg, tables = _open(
+            config, output_dir, transactions, customers, engagement, offers
         )
-        tables = pipeline.load_job_tables(cfg)
         outcome = pipeline.run_training(cfg, tables, as_of=day)
         m = outcome.result.metrics
         typer.echo(
@@ -342,17 +340,9 @@ def score(
     def job():
         from referral_propensity import pipeline
 
-        cfg = _load(
-            config,
-            output_dir,
-            dict(
-                transactions=transactions,
-                customers=customers,
-                engagement=engagement,
-                offers=offers,
-            ),
+        cfg, tables = _open(
+            config, output_dir, transactions, customers, engagement, offers
         )
-        tables = pipeline.load_job_tables(cfg)
         outcome = pipeline.run_scoring(cfg, tables, as_of=day, model_uri=model_uri)
         typer.echo(
             f"Scored {len(outcome.scores)} inactive customers -> {outcome.paths[0].parent}"
@@ -378,20 +368,11 @@ def features(
 
     def job():
         from referral_propensity import pipeline
-        from referral_propensity.io.write import check_writable, write_frame
+        from referral_propensity.io.write import write_frame
 
-        cfg = _load(
-            config,
-            output_dir,
-            dict(
-                transactions=transactions,
-                customers=customers,
-                engagement=engagement,
-                offers=offers,
-            ),
+        cfg, tables = _open(
+            config, output_dir, transactions, customers, engagement, offers
         )
-        check_writable(cfg.output_dir)
-        tables = pipeline.load_job_tables(cfg)
         when = pipeline.scoring_as_of(cfg, tables, day)
         table = pipeline.marked_features(cfg, tables, when)
         path = write_frame(
@@ -428,21 +409,12 @@ def segments(
         from rich.table import Table
 
         from referral_propensity import pipeline
-        from referral_propensity.io.write import check_writable, write_frame
+        from referral_propensity.io.write import write_frame
         from referral_propensity.segments import Segmenter
 
-        cfg = _load(
-            config,
-            output_dir,
-            dict(
-                transactions=transactions,
-                customers=customers,
-                engagement=engagement,
-                offers=offers,
-            ),
+        cfg, tables = _open(
+            config, output_dir, transactions, customers, engagement, offers
         )
-        check_writable(cfg.output_dir)
-        tables = pipeline.load_job_tables(cfg)
         when = pipeline.scoring_as_of(cfg, tables, day)
         frame = pipeline.marked_features(cfg, tables, when).frame
         inactive = frame[frame["is_inactive"]].reset_index(drop=True)
