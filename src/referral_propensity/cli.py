@@ -379,7 +379,7 @@ def features(
             table.frame, Path(cfg.output_dir) / f"features_{when}.parquet"
         )
         logger.info(
-            "Wrote %d customers x %d features to %s",
+            "Wrote %d customers x %d columns (features, is_inactive, lapse_stage) to %s",
             len(table.frame),
             len(table.feature_columns),
             path,
