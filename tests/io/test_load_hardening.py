@@ -41,8 +41,8 @@ def test_nan_amount_in_parquet_names_the_row(tmp_path):
             "amount": [1.0, np.nan, 2.0],
         }
     ).to_parquet(path)
-    # the NaN is the second data row, row 1 counting from 0
-    with pytest.raises(InputValidationError, match=r"transactions.amount .*row 1"):
+    # the NaN is the second data row: rows of a Parquet file count from 1
+    with pytest.raises(InputValidationError, match=r"transactions.amount .*row 2\b"):
         load_table(connect(), TableSource("transactions", path=path), today=TODAY)
 
 
@@ -157,3 +157,19 @@ def test_config_mistakes_name_the_key(tmp_path, yaml_text, message):
     path.write_text(yaml_text)
     with pytest.raises(InputValidationError, match=message):
         load_config(path)
+
+
+def test_header_names_that_differ_only_in_case_are_refused(write_file):
+    path = write_file("c.csv", "customer_id,region,Region\nA,north,North\n")
+    with pytest.raises(
+        InputValidationError, match=r"repeats column name\(s\) 'region'"
+    ):
+        load_table(connect(), TableSource("customers", path=path), today=TODAY)
+
+
+def test_repeated_customers_are_named_in_the_error(write_file):
+    path = write_file("c.csv", "customer_id,region\nA,north\nB,south\nA,south\n")
+    with pytest.raises(
+        InputValidationError, match=r"1 repeated customer_id value\(s\).*\(A\)"
+    ):
+        load_table(connect(), TableSource("customers", path=path), today=TODAY)

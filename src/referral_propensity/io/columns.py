@@ -155,7 +155,7 @@ def check_typed(con, raw_name, source, mapping, raw_types, typed, finder) -> Non
         if problem == "empty":
             raise InputValidationError(
                 f"{source.name}.{column} is empty on {n_bad} row(s): {where}{more}; "
-                f"every {source.name} row needs a {column}"
+                f"every {source.name} row needs a value in {column}"
             )
         fix = _fix_hint(source, column, kinds.get(column))
         raise InputValidationError(

@@ -22,8 +22,8 @@ class LineFinder:
         )
 
     def _where(self, position: int) -> str:
-        # row_number() is 1-based; the header is line 1 of a CSV file
-        return f"line {position + 1}" if self.is_csv else f"row {position - 1}"
+        # positions count data rows from 1; in a CSV file the header is line 1
+        return f"line {position + 1}" if self.is_csv else f"row {position}"
 
     def describe_positions(self, column, rows, *, show_values=True) -> str:
         parts = []

@@ -302,7 +302,9 @@ def _check_header(source: TableSource, columns: list[str]) -> None:
     # the reader renames a repeated header name; refuse it instead
     names = [name.strip() for name in _header_line(source).split(source.sep)]
     names = [name.strip('"') for name in names]
-    repeated = sorted({name for name in names if names.count(name) > 1 and name})
+    # the reader matches names without regard to case, so "region,Region" repeat
+    folded = [name.casefold() for name in names]
+    repeated = sorted({name for name in folded if folded.count(name) > 1 and name})
     if repeated and len(names) == len(columns):
         raise InputValidationError(
             f"{source.name} file `{source.label}` repeats column name(s) "
@@ -399,9 +401,16 @@ def _check_unique_customers(con, table_name, source) -> None:
         f"SELECT count(*), count(DISTINCT customer_id) FROM {table_name}"
     ).fetchall()[0]
     if n_rows != n_customers:
+        repeated = con.execute(
+            f"SELECT customer_id FROM {table_name} GROUP BY customer_id "
+            f"HAVING count(*) > 1 ORDER BY customer_id LIMIT {_MAX_SHOWN}"
+        ).fetchall()
+        shown = ", ".join(row[0] for row in repeated)
         raise InputValidationError(
             f"customers file `{source.label}` has {n_rows - n_customers} repeated "
-            f"customer_id value(s) with different attributes; keep one row per customer"
+            f"customer_id value(s) with different attributes ({shown}"
+            f"{', ...' if n_rows - n_customers > len(repeated) else ''}); keep one "
+            f"row per customer"
         )
 
 
