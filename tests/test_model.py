@@ -5,16 +5,14 @@ from __future__ import annotations
 import warnings
 
 import joblib
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from referral_propensity.model import OUTPUT_COLUMNS, PropensityModel
-from referral_propensity.segments import Segmenter
+from small_model import fit_small_model
 
 FEATURE_COLUMNS = ["recency_days", "n_orders", "spend_total", "spend_mean", "region"]
 REGIONS = ["east", "north", "south"]
@@ -44,35 +42,12 @@ def _synthetic_customers(seed: int, n: int = 300) -> pd.DataFrame:
 
 
 def _fit_model(train: pd.DataFrame) -> PropensityModel:
-    segmenter = Segmenter(
-        features=["recency_days", "n_orders", "spend_total"], random_state=0
-    ).fit(train)
-    model = PropensityModel(
-        segmenter=segmenter,
-        booster=None,
-        calibrator=None,
+    return fit_small_model(
+        train,
+        segment_features=["recency_days", "n_orders", "spend_total"],
         feature_columns=FEATURE_COLUMNS,
         categories={"region": REGIONS},
     )
-    params = {
-        "objective": "binary",
-        "num_leaves": 4,
-        "min_data_in_leaf": 10,
-        "learning_rate": 0.1,
-        "num_threads": 1,
-        "deterministic": True,
-        "force_row_wise": True,
-        "seed": 0,
-        "verbose": -1,
-    }
-    model.booster = lgb.train(
-        params,
-        lgb.Dataset(model.design_matrix(train), label=train["label"]),
-        num_boost_round=30,
-    )
-    raw = model.raw_score(train).reshape(-1, 1)
-    model.calibrator = LogisticRegression(C=1e6).fit(raw, train["label"])
-    return model
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
 
-from referral_propensity.model import PropensityModel
 from referral_propensity.score import SCORE_COLUMNS, predicted_spend, score_customers
-from referral_propensity.segments import Segmenter
+from small_model import fit_small_model
 
 FEATURE_COLUMNS = ["recency_days", "n_orders", "spend_total", "spend_mean"]
 # spend_mean is left out of the segments so a test can set it freely
@@ -46,32 +43,9 @@ def train():
 
 @pytest.fixture(scope="module")
 def model(train):
-    segmenter = Segmenter(features=SEGMENT_FEATURES, random_state=0).fit(train)
-    fitted = PropensityModel(
-        segmenter=segmenter,
-        booster=None,
-        calibrator=None,
-        feature_columns=FEATURE_COLUMNS,
+    return fit_small_model(
+        train, segment_features=SEGMENT_FEATURES, feature_columns=FEATURE_COLUMNS
     )
-    params = {
-        "objective": "binary",
-        "num_leaves": 4,
-        "min_data_in_leaf": 10,
-        "learning_rate": 0.1,
-        "num_threads": 1,
-        "deterministic": True,
-        "force_row_wise": True,
-        "seed": 0,
-        "verbose": -1,
-    }
-    fitted.booster = lgb.train(
-        params,
-        lgb.Dataset(fitted.design_matrix(train), label=train["label"]),
-        num_boost_round=30,
-    )
-    raw = fitted.raw_score(train).reshape(-1, 1)
-    fitted.calibrator = LogisticRegression(C=1e6).fit(raw, train["label"])
-    return fitted
 
 
 def _two_of_each_segment(model, train, segments=(0, 1, 2)) -> pd.DataFrame:

@@ -160,7 +160,7 @@ def build_features(
         first_time = "customers" not in tables.warned
         tables.warned.add("customers")
         attributes, categorical = prepare_attributes(
-            tables.customers.to_pandas(), as_of=as_of, warn=first_time
+            tables.customers_frame(), as_of=as_of, warn=first_time
         )
         _warn_unmatched(frame, attributes, warn=first_time)
         frame = frame.merge(

@@ -37,11 +37,18 @@ class Tables:
     sources: dict[str, TableSource] | None = None
     #: warnings already given for these tables, so each is given once
     warned: set[str] = field(default_factory=set)
+    _customers_frame: object = field(default=None, repr=False)
 
     def present(self) -> dict[str, LoadedTable]:
         """Table name -> loaded table, for the tables given."""
         names = ("transactions", "customers", "engagement", "offers")
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+    def customers_frame(self):
+        """The customers table as pandas, read from DuckDB once per job."""
+        if self._customers_frame is None and self.customers is not None:
+            self._customers_frame = self.customers.to_pandas()
+        return self._customers_frame
 
     def day_range(self) -> tuple[int, int]:
         """First and last ``event_day`` of the transactions."""

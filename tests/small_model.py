@@ -1,0 +1,48 @@
+"""A small real propensity model (segmenter, booster, calibrator) for tests."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from referral_propensity.model import PropensityModel
+from referral_propensity.segments import Segmenter
+
+SMALL_LIGHTGBM = {
+    "objective": "binary",
+    "num_leaves": 4,
+    "min_data_in_leaf": 10,
+    "learning_rate": 0.1,
+    "num_threads": 1,
+    "deterministic": True,
+    "force_row_wise": True,
+    "seed": 0,
+    "verbose": -1,
+}
+
+
+def fit_small_model(
+    train: pd.DataFrame,
+    *,
+    segment_features: list[str],
+    feature_columns: list[str],
+    categories: dict[str, list] | None = None,
+) -> PropensityModel:
+    """Fit segments, 30 boosting rounds and a Platt calibrator on ``train``."""
+    segmenter = Segmenter(features=segment_features, random_state=0).fit(train)
+    model = PropensityModel(
+        segmenter=segmenter,
+        booster=None,
+        calibrator=None,
+        feature_columns=feature_columns,
+        categories=categories or {},
+    )
+    model.booster = lgb.train(
+        SMALL_LIGHTGBM,
+        lgb.Dataset(model.design_matrix(train), label=train["label"]),
+        num_boost_round=30,
+    )
+    raw = model.raw_score(train).reshape(-1, 1)
+    model.calibrator = LogisticRegression(C=1e6).fit(raw, train["label"])
+    return model
