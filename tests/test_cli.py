@@ -28,23 +28,35 @@ SMALL_CONFIG = """
     seed: 3
     data:
       source: synthetic
-      synthetic: {{n_customers: 700, start: 2023-01-01, end: 2025-06-30, seed: 11}}
+      synthetic: {{n_customers: 3000, start: 2023-01-01, end: 2025-06-30, seed: 11}}
     segments: {{k_min: 2, k_max: 4}}
+    label: {{kind: {label}, horizon_days: 60}}
     training:
       n_snapshots: 3
       snapshot_step_days: 45
-      lightgbm: {{num_boost_round: 200}}
+      lightgbm: {{num_boost_round: 200, min_child_samples: 50}}
     scoring:
-      default_offer: {{offer: referral_discount, cost: 0.5}}
-      offers_by_segment: {{"0": {{offer: personal_message, cost: 0.2}}}}
+      catalog:
+        - {{offer_type: discount, cost: 0.5, value: 30.0}}
+        - {{offer_type: freebie, cost: 0.4, value: 30.0}}
+        - {{offer_type: early_access, cost: 0.2, value: 30.0}}
+        - {{offer_type: personal_message, cost: 0.2, value: 30.0, segments: ["0"]}}
+      budget: {{total_cost: 60.0}}
 """
 
 
 def write_config(
-    folder: Path, *, experiment="small", model="rp-small", extra=""
+    folder: Path,
+    *,
+    experiment="small",
+    model="rp-small",
+    extra="",
+    label="offer_response",
 ) -> Path:
     path = folder / f"{experiment}.yaml"
-    text = textwrap.dedent(SMALL_CONFIG.format(experiment=experiment, model=model))
+    text = textwrap.dedent(
+        SMALL_CONFIG.format(experiment=experiment, model=model, label=label)
+    )
     path.write_text(text + textwrap.dedent(extra), encoding="utf-8")
     return path
 
@@ -79,11 +91,25 @@ def test_run_writes_ranked_scores_of_inactive_customers(finished_run):
     np.testing.assert_array_equal(scores["rank"], np.arange(1, len(scores) + 1))
     assert scores["expected_value"].is_monotonic_decreasing
     assert ((scores["propensity"] >= 0) & (scores["propensity"] <= 1)).all()
-    # segment "0" gets its own offer from the config, every other the default
-    expected_offer = np.where(
-        scores["segment_id"] == 0, "personal_message", "referral_discount"
+    # personal_message is only for segment "0"
+    assert (scores.loc[scores["offer"] == "personal_message", "segment_id"] == 0).all()
+    # the selection keeps to the budget and takes only positive expected values
+    selected = scores[scores["selected"]]
+    assert 0 < len(selected) < len(scores)
+    assert selected["cost"].sum() <= 60.0 + 1e-9
+    assert (selected["expected_value"] > 0).all()
+    # expected value is propensity x value - cost, for the chosen offer
+    costs = {
+        "discount": 0.5,
+        "freebie": 0.4,
+        "early_access": 0.2,
+        "personal_message": 0.2,
+    }
+    np.testing.assert_allclose(
+        scores["expected_value"],
+        scores["propensity"] * 30.0 - scores["offer"].map(costs),
+        rtol=1e-12,
     )
-    np.testing.assert_array_equal(scores["offer"], expected_offer)
     pd.testing.assert_series_equal(from_csv["customer_id"], scores["customer_id"])
 
 
@@ -106,7 +132,7 @@ def test_run_leaves_training_and_scoring_runs_and_a_champion(finished_run):
         "baseline_rfm_roc_auc",
     ):
         assert np.isfinite(train[f"metrics.{metric}"])
-    assert train["params.label.horizon_days"] == "90"
+    assert train["params.label.horizon_days"] == "60"
     assert train["params.derived.boundary_rule"].startswith(
         "features: timestamp < as_of"
     )
@@ -164,7 +190,8 @@ def test_second_identical_training_is_not_promoted(finished_run):
     np.testing.assert_allclose(
         run.data.metrics["champion_roc_auc"], run.data.metrics["roc_auc"], rtol=1e-12
     )
-    assert "does not beat champion" in run.data.tags["champion_decision"]
+    assert "not promoted" in run.data.tags["champion_decision"]
+    assert "not more than the margin" in run.data.tags["champion_decision"]
 
 
 def test_two_runs_with_the_same_config_write_identical_scores(tmp_path):
@@ -246,7 +273,9 @@ def test_scoring_without_a_champion_exits_with_the_missing_model_code(tmp_path):
 def test_bad_transactions_stop_training_before_any_model(tmp_path, content, message):
     path = tmp_path / "transactions.csv"
     path.write_text(content)
-    config = write_config(tmp_path, experiment="bad", model="rp-bad")
+    config = write_config(
+        tmp_path, experiment="bad", model="rp-bad", label="reactivation"
+    )
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", store)

@@ -8,6 +8,8 @@ import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from referral_propensity.evaluate import (
+    available_baselines,
+    evaluate_with_baselines,
     gains_table,
     ranking_metrics,
     recency_score,
@@ -258,3 +260,26 @@ def test_gains_table_gain_ends_at_one_and_bins_cover_every_row(n_bins):
     np.testing.assert_allclose(table["n_customers"].sum(), 40, rtol=1e-12)
     np.testing.assert_allclose(table["gain"].iloc[-1], 1.0, rtol=1e-12)
     assert np.all(np.diff(table["gain"].to_numpy()) >= -1e-12)
+
+
+def test_baselines_without_their_columns_are_skipped_not_fatal():
+    y = np.array([0, 1, 0, 1, 1, 0])
+    propensity = np.array([0.1, 0.8, 0.3, 0.6, 0.9, 0.2])
+    with_recency = pd.DataFrame({"recency_days": [50.0, 5, 40, 10, 1, 60]})
+    without = pd.DataFrame({"income": [1.0, 2, 3, 4, 5, 6]})
+
+    metrics, gains = evaluate_with_baselines(with_recency, y, propensity)
+    bare_metrics, bare_gains = evaluate_with_baselines(without, y, propensity)
+
+    # recency needs only recency_days; RFM also n_orders and spend_total
+    assert available_baselines(with_recency) == ["recency"]
+    assert "baseline_recency_roc_auc" in metrics
+    assert not any(key.startswith("baseline_rfm") for key in metrics)
+    assert set(gains) == {"model", "recency"}
+    # the positives hold the three lowest recencies: a perfect ranking
+    np.testing.assert_allclose(metrics["baseline_recency_roc_auc"], 1.0, rtol=1e-12)
+    assert not any(key.startswith("baseline_") for key in bare_metrics)
+    assert set(bare_gains) == {"model"}
+    np.testing.assert_allclose(
+        bare_metrics["roc_auc"], roc_auc_score(y, propensity), rtol=1e-12
+    )

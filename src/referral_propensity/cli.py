@@ -235,6 +235,37 @@ def main(
     """Rank inactive customers for a referral offer, tracked in MLflow."""
 
 
+def _describe_metrics(m: dict) -> str:
+    spread = (
+        f" +- {m['roc_auc_std']:.3f} over {m['n_folds']:.0f} folds"
+        if "roc_auc_std" in m
+        else ""
+    )
+    baselines = [
+        f"{label} {m[key]:.3f}"
+        for label, key in (
+            ("recency", "baseline_recency_roc_auc"),
+            ("RFM", "baseline_rfm_roc_auc"),
+        )
+        if key in m
+    ]
+    against = f" ({', '.join(baselines)})" if baselines else ""
+    return (
+        f"ROC AUC {m['roc_auc']:.3f}{spread}{against}, "
+        f"top-decile lift {m['lift_top_decile']:.2f}"
+    )
+
+
+def _echo_selection(scoring) -> None:
+    scores = scoring.scores
+    selected = scores[scores["selected"]]
+    typer.echo(
+        f"Scored {len(scores)} inactive customers, selected {len(selected)} "
+        f"(cost {selected['cost'].sum():.2f}, expected value "
+        f"{selected['expected_value'].sum():.2f}) -> {scoring.paths[0].parent}"
+    )
+
+
 @app.command()
 def run(
     config: ConfigOption = DEFAULT_CONFIG,
@@ -244,6 +275,15 @@ def run(
     customers: CustomersOption = None,
     engagement: EngagementOption = None,
     offers: OffersOption = None,
+    with_truth: Annotated[
+        bool,
+        typer.Option(
+            "--with-truth",
+            help="On the synthetic shop: also measure the run against the shop's "
+            "hidden truth and log oracle_roc_auc, segment_ari, best_offer_share, "
+            "selection_gain_vs_random.",
+        ),
+    ] = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Train, register and score: the whole job.
@@ -277,13 +317,19 @@ def run(
         m = training.result.metrics
         typer.echo(
             f"Trained model version {training.logged.version} "
-            f"({'champion' if training.logged.promoted else 'challenger'}): ROC AUC {m['roc_auc']:.3f} "
-            f"(recency {m['baseline_recency_roc_auc']:.3f}, RFM {m['baseline_rfm_roc_auc']:.3f}), "
-            f"top-decile lift {m['lift_top_decile']:.2f}"
+            f"({'champion' if training.logged.promoted else 'challenger'}): "
+            f"{_describe_metrics(m)}"
         )
-        typer.echo(
-            f"Scored {len(scoring.scores)} inactive customers -> {scoring.paths[0].parent}"
-        )
+        _echo_selection(scoring)
+        if with_truth:
+            t = pipeline.measure_truth(cfg, tables, training, scoring)
+            typer.echo(
+                f"Against the truth: ROC AUC {t['roc_auc_on_truth_rows']:.3f} vs oracle "
+                f"{t['oracle_roc_auc']:.3f}, segment ARI {t['segment_ari']:.2f}, best "
+                f"offer for {t['best_offer_share']:.0%} of the selected, "
+                f"{t['selection_gain_vs_random']:.1f}x the true expected responses of "
+                "a random selection"
+            )
 
     _guard(job)
 
@@ -344,9 +390,7 @@ def score(
             config, output_dir, transactions, customers, engagement, offers
         )
         outcome = pipeline.run_scoring(cfg, tables, as_of=day, model_uri=model_uri)
-        typer.echo(
-            f"Scored {len(outcome.scores)} inactive customers -> {outcome.paths[0].parent}"
-        )
+        _echo_selection(outcome)
 
     _guard(job)
 
@@ -498,6 +542,87 @@ def ui(
         # the UI replaces this process, so a signal sent to it reaches the server
         sys.stdout.flush()
         os.execv(sys.executable, command)
+
+    _guard(job)
+
+
+ReasonOption = Annotated[
+    str,
+    typer.Option(
+        "--reason",
+        help="Why, in words an analyst will read later (required, non-empty); "
+        "kept as a tag on the version and a param of the MLflow run.",
+        show_default=False,
+    ),
+]
+ModelNameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model-name",
+        help="Registered model. Default: model_name of the config (referral-propensity).",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def promote(
+    version: Annotated[
+        str,
+        typer.Argument(
+            help="Registered version number to make champion, e.g. 3.",
+            show_default=False,
+        ),
+    ],
+    reason: ReasonOption,
+    config: ConfigOption = DEFAULT_CONFIG,
+    model_name: ModelNameOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Make a registered version the champion by hand; `rollback` undoes it."""
+    _setup(verbose)
+
+    def job():
+        from referral_propensity import tracking
+
+        cfg = _load(config, None, {})
+        change = tracking.promote_version(
+            model_name or cfg.model_name,
+            version,
+            reason=reason,
+            experiment_name=cfg.resolved_experiment_name,
+        )
+        typer.echo(
+            f"{change.model_name} version {change.version} is champion "
+            f"(was {change.previous_champion or 'none'}), run {change.run_id}"
+        )
+
+    _guard(job)
+
+
+@app.command()
+def rollback(
+    reason: ReasonOption,
+    config: ConfigOption = DEFAULT_CONFIG,
+    model_name: ModelNameOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Give the champion alias back to the version the champion replaced."""
+    _setup(verbose)
+
+    def job():
+        from referral_propensity import tracking
+
+        cfg = _load(config, None, {})
+        change = tracking.rollback_champion(
+            model_name or cfg.model_name,
+            reason=reason,
+            experiment_name=cfg.resolved_experiment_name,
+        )
+        typer.echo(
+            f"{change.model_name} version {change.version} is champion again "
+            f"(rolled back from {change.previous_champion}), run {change.run_id}"
+        )
 
     _guard(job)
 

@@ -36,12 +36,14 @@ class TableConfig(_Strict):
     thousands: str | None = None
     date_format: str | dict[str, str] | None = None
     encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
+    # keep only rows whose column equals the value (file column names)
+    where: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
 class SyntheticConfig(_Strict):
     """Size and seed of the generated demo shop."""
 
-    n_customers: int = Field(5000, ge=50)
+    n_customers: int = Field(20_000, ge=50)
     start: dt.date = dt.date(2023, 1, 1)
     end: dt.date = dt.date(2025, 12, 31)
     seed: int = 0
@@ -50,7 +52,8 @@ class SyntheticConfig(_Strict):
 class DataConfig(_Strict):
     """The input tables: generated, bundled, or files."""
 
-    source: Literal["synthetic", "cdnow", "files"] = "files"
+    # bundled: table paths name files shipped in the package (see configs/README.md)
+    source: Literal["synthetic", "cdnow", "files", "bundled"] = "files"
     synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
     transactions: TableConfig = Field(default_factory=TableConfig)
     customers: TableConfig | None = None
@@ -74,14 +77,15 @@ class DataConfig(_Strict):
                 )
         return self
 
-    @model_validator(mode="after")
-    def _files_need_transactions(self) -> DataConfig:
-        if self.source == "files" and self.transactions.path is None:
-            raise ValueError(
-                "data.source is 'files' but data.transactions.path is not set; "
-                "set it or pass --transactions PATH"
-            )
-        return self
+    @property
+    def customer_level(self) -> bool:
+        """True when the only input is a customer-level table (no transactions)."""
+        return (
+            self.source in ("files", "bundled")
+            and self.transactions.path is None
+            and self.customers is not None
+            and self.customers.path is not None
+        )
 
 
 class FeatureConfig(_Strict):
@@ -127,10 +131,27 @@ class SegmentConfig(_Strict):
 
 
 class LabelConfig(_Strict):
-    """What counts as a positive label."""
+    """What counts as a positive label.
 
-    kind: Literal["reactivation"] = "reactivation"
+    reactivation: a purchase in ``[as_of, as_of + horizon_days)``;
+    offer_response: a response within ``horizon_days`` after an offer was sent
+    (needs the offers table); column: a 0/1 column of a customer-level table.
+    """
+
+    kind: Literal["reactivation", "offer_response", "column"] = "reactivation"
     horizon_days: int = Field(90, ge=1)
+    column: str | None = None
+
+    @model_validator(mode="after")
+    def _column_for_kind(self) -> LabelConfig:
+        if self.kind == "column" and not self.column:
+            raise ValueError("label.kind 'column' needs label.column (the 0/1 column)")
+        if self.kind != "column" and self.column:
+            raise ValueError(
+                f"label.column is set but label.kind is '{self.kind}'; "
+                "set label.kind to 'column' or remove label.column"
+            )
+        return self
 
 
 class TrainingConfig(_Strict):
@@ -145,26 +166,62 @@ class TrainingConfig(_Strict):
     # sigmoid (Platt) keeps the booster's ranking; isotonic makes ties
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
     early_stopping_rounds: int = Field(50, ge=1)
+    # log loss on the validation rows is smoother than ROC AUC when positives are few
+    early_stopping_metric: Literal["auc", "binary_logloss"] = "auc"
+    # the new model becomes champion only when its test ROC AUC beats the
+    # re-scored champion's by more than this
+    promotion_margin: float = Field(0.0, ge=0.0, le=1.0)
+    # customer-level tables (no snapshot dates) are evaluated by stratified k-fold
+    cv_folds: int = Field(5, ge=2, le=20)
     # Limitation: LightGBM settings are passed through unchecked; a misspelt
     # name is ignored by LightGBM rather than refused here.
     lightgbm: dict[str, Any] = Field(default_factory=dict)
 
 
-class OfferConfig(_Strict):
-    """One offer: its name and its cost per contact."""
+class CatalogOffer(_Strict):
+    """One offer of the catalog.
 
-    offer: str
+    ``value`` is what a response is worth; when None it is the customer's
+    predicted spend (their past ``spend_mean``). ``segments`` lists the
+    segment names or ids that may get the offer (None: all; an empty list
+    retires the offer).
+    """
+
+    offer_type: str = Field(min_length=1)
     cost: float = Field(0.0, ge=0)
+    value: float | None = Field(None, ge=0)
+    segments: list[str] | None = None
+
+
+class BudgetConfig(_Strict):
+    """Limits of one campaign: total cost, number of contacts, or both."""
+
+    total_cost: float | None = Field(None, ge=0)
+    max_contacts: int | None = Field(None, ge=0)
 
 
 class ScoringConfig(_Strict):
-    """The scoring date and the offer for each segment."""
+    """The scoring date, the offer catalog and the campaign's limits."""
 
     as_of: dt.date | None = None
-    default_offer: OfferConfig = Field(
-        default_factory=lambda: OfferConfig(offer="referral_discount", cost=1.0)
+    catalog: list[CatalogOffer] = Field(
+        default_factory=lambda: [CatalogOffer(offer_type="referral_invite", cost=1.0)]
     )
-    offers_by_segment: dict[str, OfferConfig] = Field(default_factory=dict)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    # no offer to a customer who got one fewer than this many days ago
+    cooldown_days: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _distinct_offers(self) -> ScoringConfig:
+        if not self.catalog:
+            raise ValueError("scoring.catalog is empty; list at least one offer")
+        names = [offer.offer_type for offer in self.catalog]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(
+                f"scoring.catalog repeats offer type(s) {', '.join(repeated)}"
+            )
+        return self
 
 
 class Config(_Strict):
@@ -185,6 +242,33 @@ class Config(_Strict):
 
     # set by load_config, not by the YAML file
     source_path: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _inputs_fit_the_label(self) -> Config:
+        data = self.data
+        if data.customer_level:
+            if self.label.kind != "column":
+                raise ValueError(
+                    "the only input is a customers table, so label.kind must be "
+                    "'column' (with label.column); or set data.transactions.path"
+                )
+        elif data.source in ("files", "bundled") and data.transactions.path is None:
+            raise ValueError(
+                f"data.source is '{data.source}' but data.transactions.path is not "
+                "set; set it or pass --transactions PATH (or give only a customers "
+                "table with label.kind 'column')"
+            )
+        if self.label.kind == "column" and not data.customer_level:
+            raise ValueError(
+                "label.kind 'column' needs a customer-level table: data.customers.path "
+                "set and no data.transactions.path"
+            )
+        if self.label.kind == "offer_response" and data.source == "cdnow":
+            raise ValueError(
+                "label.kind 'offer_response' needs an offers table; the cdnow data "
+                "has none"
+            )
+        return self
 
     @property
     def resolved_experiment_name(self) -> str:

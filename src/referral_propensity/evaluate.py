@@ -125,6 +125,21 @@ def rfm_score(features: pd.DataFrame) -> np.ndarray:
 
 BASELINES = {"recency": recency_score, "rfm": rfm_score}
 
+#: columns each baseline reads; a baseline whose columns are missing is skipped
+BASELINE_COLUMNS = {
+    "recency": ("recency_days",),
+    "rfm": ("recency_days", "n_orders", "spend_total"),
+}
+
+
+def available_baselines(features: pd.DataFrame) -> list[str]:
+    """Names of the baselines in :data:`BASELINES` whose columns are present."""
+    return [
+        name
+        for name in BASELINES
+        if all(column in features for column in BASELINE_COLUMNS.get(name, ()))
+    ]
+
 
 def evaluate_with_baselines(
     features: pd.DataFrame, y: np.ndarray, propensity: np.ndarray
@@ -135,14 +150,20 @@ def evaluate_with_baselines(
     -------
     metrics : dict of str to float
         The model's metrics, then ``baseline_<name>_<metric>`` for each
-        baseline in :data:`BASELINES`, plus the positive rate and row count.
+        baseline in :data:`BASELINES` whose columns are present (see
+        :data:`BASELINE_COLUMNS`), plus the positive rate and row count.
     gains : dict of str to pandas.DataFrame
-        ``model`` and each baseline name -> its gains table.
+        ``model`` and each baseline computed -> its gains table.
+
+    Notes
+    -----
+    A customer-level table may lack the columns of a baseline (no
+    ``n_orders``, for example); that baseline is left out rather than failing.
     """
     metrics = ranking_metrics(y, propensity, is_probability=True)
     gains = {"model": gains_table(y, propensity)}
-    for name, baseline in BASELINES.items():
-        score = baseline(features)
+    for name in available_baselines(features):
+        score = BASELINES[name](features)
         for key, value in ranking_metrics(y, score, is_probability=False).items():
             metrics[f"baseline_{name}_{key}"] = value
         gains[name] = gains_table(y, score)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pandas as pd
 
 from referral_propensity.errors import InputValidationError
 from referral_propensity.io.tables import Tables, from_day, to_day
+
+logger = logging.getLogger(__name__)
 
 
 def build_reactivation_labels(
@@ -79,3 +82,107 @@ def attach_labels(features: pd.DataFrame, positives: pd.Series) -> pd.DataFrame:
     labelled = features.copy()
     labelled["label"] = labelled["customer_id"].isin(positives.index).astype("int64")
     return labelled
+
+
+#: columns of :func:`build_offer_response_rows`
+OFFER_ROW_COLUMNS = (
+    "offer_row",
+    "customer_id",
+    "as_of",
+    "offer_type",
+    "group",
+    "label",
+)
+
+
+def build_offer_response_rows(tables: Tables, *, horizon_days: int) -> pd.DataFrame:
+    """One labelled row per offer: did the customer respond within the horizon?
+
+    Parameters
+    ----------
+    tables : Tables
+        Must hold an offers table with ``responded_at``.
+    horizon_days : int
+        A response counts when it falls in ``[sent_at, sent_at + horizon_days)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`OFFER_ROW_COLUMNS`: ``offer_row`` (position of the row in the
+        offers table as loaded, sorted by sent_at and customer_id), customer_id,
+        ``as_of`` (the day the offer was sent: its features see only events
+        strictly before that day), offer_type, ``group`` ("treatment" or
+        "control"; "treatment" when the table has no group column) and the 0/1
+        ``label``. Offers whose window runs past the end of the data are left
+        out (their label is not known yet), with a log line.
+
+    Raises
+    ------
+    InputValidationError
+        When the table has no ``responded_at`` column, or a response comes
+        before its offer was sent.
+    """
+    offers = tables.offers
+    columns = offers.relation.columns
+    if "responded_at" not in columns:
+        raise InputValidationError(
+            "offers table: label.kind 'offer_response' needs a responded_at column "
+            f"(found: {', '.join(columns)}); map it with data.offers.columns"
+        )
+    group = (
+        "CASE WHEN lower(\"group\") = 'control' THEN 'control' ELSE 'treatment' END"
+        if "group" in columns
+        else "'treatment'"
+    )
+    rows = tables.con.execute(
+        f"""
+        SELECT row_number() OVER (ORDER BY sent_at, customer_id, offer_type) - 1
+                   AS offer_row,
+               customer_id, event_day AS sent_day, offer_type, {group} AS "group",
+               sent_at, responded_at
+        FROM {offers.relation.alias}
+        ORDER BY offer_row
+        """
+    ).df()
+    _check_response_order(rows)
+
+    _, last_day = tables.day_range()
+    offers_last = tables.con.execute(
+        f"SELECT max(event_day) FROM {offers.relation.alias}"
+    ).fetchall()[0][0]
+    end_of_data = max(last_day, int(offers_last)) + 1
+    complete = rows["sent_day"] + horizon_days <= end_of_data
+    if not complete.all():
+        logger.info(
+            "%d of %d offers were sent fewer than %d days before the end of the "
+            "data (%s); their responses are not all known yet, so they are left out",
+            int((~complete).sum()),
+            len(rows),
+            horizon_days,
+            from_day(end_of_data),
+        )
+    rows = rows[complete].reset_index(drop=True)
+
+    horizon = pd.Timedelta(days=horizon_days)
+    responded = rows["responded_at"]
+    rows["label"] = (
+        responded.notna() & (responded < rows["sent_at"] + horizon)
+    ).astype("int64")
+    rows["as_of"] = [from_day(d) for d in rows["sent_day"]]
+    rows["customer_id"] = rows["customer_id"].astype(str)
+    return rows[list(OFFER_ROW_COLUMNS)]
+
+
+def _check_response_order(rows: pd.DataFrame) -> None:
+    early = rows[
+        rows["responded_at"].notna() & (rows["responded_at"] < rows["sent_at"])
+    ]
+    if len(early):
+        shown = "; ".join(
+            f"customer {r.customer_id} sent_at {r.sent_at} responded_at {r.responded_at}"
+            for r in early.head(5).itertuples()
+        )
+        raise InputValidationError(
+            f"offers table: {len(early)} row(s) have responded_at before sent_at "
+            f"(first: {shown}); fix those dates or leave responded_at empty"
+        )

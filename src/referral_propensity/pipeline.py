@@ -7,6 +7,7 @@ and hand results from one stage to the next; they hold no state.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import subprocess
 import time
@@ -18,7 +19,12 @@ import yaml
 
 from referral_propensity import __version__, tracking
 from referral_propensity.config import TABLE_NAMES, Config, TableConfig, flatten_config
+from referral_propensity.customer_level.job import (
+    customer_table_features,
+    train_customer_table,
+)
 from referral_propensity.datasets import cdnow_source
+from referral_propensity.datasets.bundled import bundled_path
 from referral_propensity.engine import connect
 from referral_propensity.errors import InputValidationError
 from referral_propensity.features import FeatureTable, build_features
@@ -34,10 +40,15 @@ from referral_propensity.plots import (
     plot_segment_profile,
 )
 from referral_propensity.score import score_customers
+from referral_propensity.selection import offers_from_config, selection_summary
 from referral_propensity.train import (
     TrainingResult,
     TrainingSettings,
     train_propensity_model,
+)
+from referral_propensity.train_offers import (
+    latest_complete_offer_day,
+    train_offer_model,
 )
 
 logger = logging.getLogger(__name__)
@@ -49,27 +60,24 @@ def table_sources(config: Config) -> dict[str, TableSource]:
     if data.source == "cdnow":
         return {"transactions": cdnow_source()}
     if data.source == "synthetic":
-        from referral_propensity.datasets.synthetic import generate_shop
-
-        shop = generate_shop(
-            n_customers=data.synthetic.n_customers,
-            start=data.synthetic.start,
-            end=data.synthetic.end,
-            seed=data.synthetic.seed,
-        )
-        # the shop's offers wait for offer-response labels; reactivation needs none
+        shop = synthetic_shop(config)
         return {
             name: TableSource(name=name, frame=getattr(shop, name))
             for name in TABLE_NAMES
-            if name != "offers"
         }
     sources = {}
     for name in TABLE_NAMES:
         table: TableConfig | None = getattr(data, name)
         if table is not None and table.path is not None:
+            path = (
+                bundled_path(str(table.path))
+                if data.source == "bundled"
+                else Path(table.path)
+            )
             sources[name] = TableSource(
                 name=name,
-                path=Path(table.path),
+                path=path,
+                where=dict(table.where),
                 columns=dict(table.columns),
                 sep=table.sep,
                 decimal=table.decimal,
@@ -80,17 +88,41 @@ def table_sources(config: Config) -> dict[str, TableSource]:
     return sources
 
 
+def synthetic_shop(config: Config):
+    """The generated shop of a synthetic config (made once per process)."""
+    settings = config.data.synthetic
+    return _generate_shop(
+        settings.n_customers, settings.start, settings.end, settings.seed
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _generate_shop(n_customers: int, start: dt.date, end: dt.date, seed: int):
+    from referral_propensity.datasets.synthetic import generate_shop
+
+    return generate_shop(n_customers=n_customers, start=start, end=end, seed=seed)
+
+
 def load_job_tables(config: Config, *, today: dt.date | None = None) -> Tables:
     """Load and check every input table of the job."""
     started = time.perf_counter()
     tables = load_tables(connect(), table_sources(config), today=today)
-    if tables.offers is not None and config.label.kind == "reactivation":
-        # Limitation: offer-response labels are not built yet; offers are only checked.
-        logger.warning(
-            "The offers table (%d rows) is checked but not used: label.kind is "
-            "reactivation",
-            tables.offers.n_rows,
+    if tables.offers is not None:
+        check_catalog(config, tables)
+        if config.label.kind == "reactivation":
+            logger.info(
+                "The offers table (%d rows) gives offer history features; the label "
+                "is reactivation (set label.kind to offer_response to learn from "
+                "responses)",
+                tables.offers.n_rows,
+            )
+    if tables.customer_level:
+        logger.info(
+            "Loaded a customer-level table of %d customers in %.1f s",
+            tables.customers.n_rows,
+            time.perf_counter() - started,
         )
+        return tables
     first, last = tables.day_range()
     logger.info(
         "Loaded %d table(s) (%s) with transactions from %s to %s in %.1f s",
@@ -101,6 +133,30 @@ def load_job_tables(config: Config, *, today: dt.date | None = None) -> Tables:
         time.perf_counter() - started,
     )
     return tables
+
+
+def check_catalog(config: Config, tables: Tables) -> None:
+    """Every offer type of the offers table must be in the catalog.
+
+    Raises
+    ------
+    InputValidationError
+        Naming the offer types missing from ``scoring.catalog``.
+    """
+    rows = tables.con.execute(
+        f"SELECT offer_type, count(*) FROM {tables.offers.relation.alias} "
+        "GROUP BY offer_type ORDER BY offer_type"
+    ).fetchall()
+    known = {offer.offer_type for offer in config.scoring.catalog}
+    missing = [(name, n) for name, n in rows if name not in known]
+    if missing:
+        shown = ", ".join(f"{name!r} ({n} rows)" for name, n in missing)
+        raise InputValidationError(
+            f"offers table: offer type(s) {shown} are not in scoring.catalog "
+            f"(which lists {', '.join(sorted(known))}); add them to the catalog with "
+            "their cost and value (an entry with segments: [] keeps a retired offer "
+            "out of new campaigns)"
+        )
 
 
 def scoring_as_of(
@@ -115,6 +171,8 @@ def scoring_as_of(
         return as_of
     if config.scoring.as_of is not None:
         return config.scoring.as_of
+    if tables.customer_level:
+        return customer_table_features(config, tables).as_of
     today = to_day(dt.datetime.now(dt.UTC).date())
     alias = tables.transactions.relation.alias
     last = tables.con.execute(
@@ -124,11 +182,19 @@ def scoring_as_of(
 
 
 def test_as_of(config: Config, tables: Tables, as_of: dt.date | None = None) -> dt.date:
-    """The test snapshot: given, configured, or the scoring date minus the horizon."""
+    """The test snapshot: given, configured, or the scoring date minus the horizon.
+
+    For offer-response labels the default is the latest day offers were sent
+    whose responses are all known (the latest complete campaign).
+    """
     if as_of is not None:
         return as_of
     if config.training.test_as_of is not None:
         return config.training.test_as_of
+    if tables.customer_level:
+        return scoring_as_of(config, tables)
+    if config.label.kind == "offer_response":
+        return latest_complete_offer_day(tables, horizon_days=config.label.horizon_days)
     return scoring_as_of(config, tables) - dt.timedelta(days=config.label.horizon_days)
 
 
@@ -147,6 +213,7 @@ def training_settings(config: Config, as_of: dt.date) -> TrainingSettings:
         population=config.training.population,
         calibration=config.training.calibration,
         early_stopping_rounds=config.training.early_stopping_rounds,
+        early_stopping_metric=config.training.early_stopping_metric,
         lightgbm=dict(config.training.lightgbm),
         segments={
             "method": segments.method,
@@ -174,6 +241,8 @@ def marked_features(
     With ``model_settings`` (a trained model's), the windows, event types and
     inactivity rule are the model's, so scoring sees what training saw.
     """
+    if tables.customer_level:
+        return customer_table_features(config, tables, as_of)
     settings = model_settings or {}
     windows = settings.get("windows_days", config.features.windows_days)
     features = build_features(
@@ -224,11 +293,12 @@ def _tags(config: Config, tables: Tables, stage: str) -> dict[str, str]:
 
 
 def _params(config: Config, tables: Tables) -> dict[str, str]:
-    order = tables.transactions.order_definition or "order_id"
     params = flatten_config(config)
-    params["derived.order_definition"] = order
-    params["derived.frequency_rule"] = ORDER_RULES[order]
-    params["derived.boundary_rule"] = BOUNDARY_RULE
+    if not tables.customer_level:
+        order = tables.transactions.order_definition or "order_id"
+        params["derived.order_definition"] = order
+        params["derived.frequency_rule"] = ORDER_RULES[order]
+        params["derived.boundary_rule"] = BOUNDARY_RULE
     for name, table in tables.present().items():
         for column, fmt in table.date_formats.items():
             params[f"derived.date_format.{name}.{column}"] = fmt
@@ -253,7 +323,19 @@ def run_training(
     started = time.perf_counter()
     test_day = test_as_of(config, tables, as_of)
     settings = training_settings(config, test_day)
-    result = train_propensity_model(tables, settings)
+    if tables.customer_level:
+        result, holdout = train_customer_table(config, tables, settings.segments)
+        test_features = holdout.drop(columns=["label"])
+        test_labels = holdout["label"].to_numpy()
+    else:
+        if config.label.kind == "offer_response":
+            result = train_offer_model(tables, settings)
+        else:
+            result = train_propensity_model(tables, settings)
+        test_features = result.test_frame.drop(
+            columns=["label", "propensity", "segment_id", "segment_name"]
+        )
+        test_labels = result.test_frame["label"].to_numpy()
 
     params = {**_params(config, tables), **result.params}
     metrics = {**result.metrics, **result.extra_metrics}
@@ -261,9 +343,9 @@ def run_training(
         metrics[f"{name}_n_duplicate_rows_dropped"] = float(
             table.n_duplicate_rows_dropped
         )
-    metrics["n_duplicate_rows_dropped"] = float(
-        tables.transactions.n_duplicate_rows_dropped
-    )
+    # the main table's count: transactions, or a customer-level table
+    main = tables.customers if tables.customer_level else tables.transactions
+    metrics["n_duplicate_rows_dropped"] = float(main.n_duplicate_rows_dropped)
 
     test = result.test_frame
     figures = {
@@ -297,10 +379,9 @@ def run_training(
                 config.model_dump(mode="json"), sort_keys=False
             )
         },
-        test_features=test.drop(
-            columns=["label", "propensity", "segment_id", "segment_name"]
-        ),
-        test_labels=test["label"].to_numpy(),
+        test_features=test_features,
+        test_labels=test_labels,
+        promotion_margin=config.training.promotion_margin,
     )
     logger.info(
         "Training run %s finished in %.1f s: model version %s%s",
@@ -313,7 +394,10 @@ def run_training(
 
 
 def _check_model_inputs(loaded: tracking.LoadedModel, frame: pd.DataFrame) -> None:
-    missing = [c for c in loaded.model.feature_columns if c not in frame]
+    # offer_type is not a table column: scoring sets it for each catalog offer
+    missing = [
+        c for c in loaded.model.feature_columns if c not in frame and c != "offer_type"
+    ]
     if missing:
         shown = ", ".join(missing[:8]) + (", ..." if len(missing) > 8 else "")
         raise InputValidationError(
@@ -331,6 +415,7 @@ class ScoringOutcome:
     paths: list[Path]
     run_id: str
     model_version: str | None
+    features: pd.DataFrame
 
 
 def run_scoring(
@@ -353,18 +438,14 @@ def run_scoring(
     )
     _check_model_inputs(loaded, features.frame)
 
-    offers = {
-        key: (offer.offer, offer.cost)
-        for key, offer in config.scoring.offers_by_segment.items()
-    }
+    budget = config.scoring.budget
     scores = score_customers(
         loaded.model,
         features.frame,
-        default_offer=(
-            config.scoring.default_offer.offer,
-            config.scoring.default_offer.cost,
-        ),
-        offers_by_segment=offers,
+        catalog=offers_from_config(config.scoring.catalog),
+        total_cost=budget.total_cost,
+        max_contacts=budget.max_contacts,
+        cooldown_days=config.scoring.cooldown_days,
     )
     paths = write_scores(scores, folder)
 
@@ -374,7 +455,7 @@ def run_scoring(
         "rows_scored": float(len(scores)),
         "n_rows_after_cutoff": float(features.n_rows_after_cutoff),
         "propensity_mean": float(propensity.mean()) if len(scores) else float("nan"),
-        "expected_value_total": float(scores["expected_value"].clip(lower=0).sum()),
+        **selection_summary(scores),
         **{
             f"propensity_p{int(q * 100):02d}": float(propensity.quantile(q))
             for q in (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
@@ -385,6 +466,15 @@ def run_scoring(
         scores.groupby(["segment_id", "segment_name"])
         .size()
         .rename("n_customers")
+        .reset_index()
+    )
+    offers_chosen = (
+        scores.groupby(["offer", "reason"], dropna=False)
+        .agg(
+            n_customers=("customer_id", "size"),
+            cost=("cost", "sum"),
+            expected_value=("expected_value", "sum"),
+        )
         .reset_index()
     )
     run_id = tracking.log_scoring_run(
@@ -402,6 +492,7 @@ def run_scoring(
         tags=_tags(config, tables, "score"),
         texts={
             "tables/segment_counts.csv": segment_counts.to_csv(index=False),
+            "tables/offers_chosen.csv": offers_chosen.to_csv(index=False),
             "config.yaml": yaml.safe_dump(
                 config.model_dump(mode="json"), sort_keys=False
             ),
@@ -419,5 +510,56 @@ def run_scoring(
         run_id,
     )
     return ScoringOutcome(
-        scores=scores, paths=paths, run_id=run_id, model_version=loaded.version
+        scores=scores,
+        paths=paths,
+        run_id=run_id,
+        model_version=loaded.version,
+        features=features.frame,
     )
+
+
+def measure_truth(
+    config: Config,
+    tables: Tables,
+    training: TrainingOutcome,
+    scoring: ScoringOutcome,
+) -> dict[str, float]:
+    """Compare a run on the synthetic shop with the shop's hidden truth.
+
+    Logs the figures (see :func:`referral_propensity.truth.measure_against_truth`)
+    to the training run and the scoring run.
+
+    Raises
+    ------
+    InputValidationError
+        When the data are not the synthetic shop or the label is not
+        offer_response (only then is there a truth to compare with).
+    """
+    from referral_propensity.score import predicted_spend
+    from referral_propensity.selection import offers_from_config
+    from referral_propensity.truth import measure_against_truth
+
+    if config.data.source != "synthetic" or config.label.kind != "offer_response":
+        raise InputValidationError(
+            "--with-truth needs data.source 'synthetic' and label.kind "
+            f"'offer_response' (this config has {config.data.source!r} and "
+            f"{config.label.kind!r}): only the generated shop has a known truth"
+        )
+    features = scoring.features
+    value = pd.Series(
+        predicted_spend(features), index=features["customer_id"].astype(str)
+    )
+    budget = config.scoring.budget
+    figures = measure_against_truth(
+        synthetic_shop(config),
+        test_frame=training.result.test_frame,
+        scores=scoring.scores,
+        catalog=offers_from_config(config.scoring.catalog),
+        predicted_value=value,
+        total_cost=budget.total_cost,
+        max_contacts=budget.max_contacts,
+        seed=config.seed,
+    )
+    tracking.log_run_metrics(training.logged.run_id, figures)
+    tracking.log_run_metrics(scoring.run_id, figures)
+    return figures

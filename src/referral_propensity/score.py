@@ -1,15 +1,23 @@
-"""Batch scoring: rank inactive customers for a referral offer."""
+"""Batch scoring: an offer for each inactive customer, a campaign within budget."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from referral_propensity.errors import InputValidationError
 from referral_propensity.model import PropensityModel
+from referral_propensity.selection import (
+    Offer,
+    choose_best_offers,
+    offers_from_config,
+    select_customers,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -18,21 +26,31 @@ SCORE_COLUMNS = (
     "customer_id",
     "segment_id",
     "segment_name",
-    "propensity",
     "offer",
+    "propensity",
+    "cost",
     "expected_value",
+    "selected",
+    "reason",
     "rank",
 )
 
+# "str" is pandas' text dtype (object before pandas 3), as in a non-empty table
 _EMPTY_DTYPES = {
-    "customer_id": "object",
+    "customer_id": "str",
     "segment_id": "int64",
-    "segment_name": "object",
+    "segment_name": "str",
+    "offer": "str",
     "propensity": "float64",
-    "offer": "object",
+    "cost": "float64",
     "expected_value": "float64",
+    "selected": "bool",
+    "reason": "str",
     "rank": "int64",
 }
+
+#: the model input that makes a model offer-aware
+OFFER_COLUMN = "offer_type"
 
 
 def predicted_spend(features: pd.DataFrame) -> np.ndarray:
@@ -55,77 +73,194 @@ def score_customers(
     model: PropensityModel,
     features: pd.DataFrame,
     *,
-    default_offer: tuple[str, float],
-    offers_by_segment: Mapping[str, tuple[str, float]] | None = None,
+    catalog: Iterable[Any],
+    total_cost: float | None = None,
+    max_contacts: int | None = None,
+    cooldown_days: int = 0,
 ) -> pd.DataFrame:
-    """Score inactive customers and rank them by expected value.
+    """Score inactive customers, choose their offer and select a campaign.
 
     Parameters
     ----------
     model : PropensityModel
+        When its ``feature_columns`` include ``offer_type`` (a categorical
+        input of a model trained on offer responses), the propensity of each
+        offer is predicted with ``offer_type`` set to that offer; otherwise
+        every offer gets the same propensity.
     features : pandas.DataFrame
-        A feature table with ``is_inactive`` (see
-        :func:`referral_propensity.inactivity.mark_inactive`); only inactive
-        customers are scored.
-    default_offer : tuple of (str, float)
-        Offer name and cost per contact for segments without their own.
-    offers_by_segment : mapping, optional
-        Segment name or segment id (as text) -> (offer, cost).
+        A feature table with customer_id, ``is_inactive`` (see
+        :func:`referral_propensity.inactivity.mark_inactive`) and the model's
+        inputs; only inactive customers are scored. ``spend_mean`` is needed
+        when an offer has no value of its own. Optional:
+        ``marketing_opt_in`` (false: the customer is not contacted; missing
+        column: everyone may be) and ``days_since_offer`` (days since the
+        customer's last offer before as_of; missing for never offered).
+    catalog : iterable of Offer or CatalogOffer
+        The offers (``scoring.catalog``), see
+        :func:`referral_propensity.selection.offers_from_config`.
+    total_cost : float, optional
+        Budget of the campaign (sum of the selected offers' costs); None: no
+        limit.
+    max_contacts : int, optional
+        The most customers selected; None: no limit.
+    cooldown_days : int, default=0
+        No offer to a customer offered fewer than this many days ago; 0: no
+        cooldown.
 
     Returns
     -------
     pandas.DataFrame
-        :data:`SCORE_COLUMNS`, sorted by rank. ``expected_value`` is
-        propensity x :func:`predicted_spend` - cost; rank 1 is contacted
-        first.
+        :data:`SCORE_COLUMNS`, sorted by rank: customer_id, segment_id,
+        segment_name, offer (the chosen offer_type, None when the segment
+        may get none), propensity (of that offer), cost, expected_value
+        (propensity x value - cost, where value is the offer's value or
+        :func:`predicted_spend`), selected (bool), reason (see
+        :data:`referral_propensity.selection.REASONS`) and rank (1 = best).
+
+    Raises
+    ------
+    InputValidationError
+        When an offer-aware model never saw a catalog offer type in training
+        (retired offers excepted), or an input is unusable (see
+        :func:`referral_propensity.selection.choose_best_offers`).
 
     Notes
     -----
-    Ties in expected value are broken by propensity, then by customer_id,
-    so the ranking is deterministic.
+    The offer choice, ranking, tie-breaks and selection rule are those of
+    :func:`referral_propensity.selection.choose_best_offers` and
+    :func:`referral_propensity.selection.select_customers`. A missing
+    ``marketing_opt_in`` value counts as not opted out. The median behind
+    :func:`predicted_spend` is taken over the inactive customers only.
     """
+    offers = offers_from_config(catalog)
+    offer_aware = OFFER_COLUMN in model.feature_columns
+    if offer_aware:
+        _check_known_offer_types(model, offers)
+    _warn_unknown_segments(model, offers)
+
     started = time.perf_counter()
     inactive = features[features["is_inactive"]].reset_index(drop=True)
     if inactive.empty:
         logger.warning(
             "No inactive customers among %d; nothing to score", len(features)
         )
-        empty = pd.DataFrame(
+        return pd.DataFrame(
             {column: pd.Series(dtype=_EMPTY_DTYPES[column]) for column in SCORE_COLUMNS}
         )
-        return empty
-    predictions = model.predict_frame(inactive)
 
-    offers_by_segment = dict(offers_by_segment or {})
-    chosen = [
-        offers_by_segment.get(
-            name, offers_by_segment.get(str(segment_id), default_offer)
-        )
-        for segment_id, name in zip(
-            predictions["segment_id"], predictions["segment_name"], strict=True
-        )
-    ]
-    offer = [name for name, _ in chosen]
-    cost = np.array([c for _, c in chosen], dtype="float64")
-
-    scores = predictions[
-        ["customer_id", "segment_id", "segment_name", "propensity"]
-    ].assign(
-        offer=offer,
-        expected_value=predictions["propensity"].to_numpy() * predicted_spend(inactive)
-        - cost,
+    customers, propensities = _propensities(model, inactive, offers, offer_aware)
+    chosen = choose_best_offers(
+        customers,
+        propensities,
+        offers,
+        predicted_value=_predicted_value(inactive, offers),
     )
-    scores = scores.sort_values(
-        ["expected_value", "propensity", "customer_id"],
-        ascending=[False, False, True],
-        kind="stable",
-        ignore_index=True,
+    scores = select_customers(
+        chosen,
+        total_cost=total_cost,
+        max_contacts=max_contacts,
+        cooldown_days=cooldown_days,
+        days_since_offer=_column_or_none(inactive, "days_since_offer"),
+        opted_out=_opted_out(inactive),
     )
-    scores["rank"] = np.arange(1, len(scores) + 1, dtype="int64")
     logger.info(
-        "Scored %d inactive of %d customers in %.1f s",
+        "Scored %d inactive of %d customers with %d offer(s) in %.1f s",
         len(scores),
         len(features),
+        sum(not offer.is_retired for offer in offers),
         time.perf_counter() - started,
     )
     return scores[list(SCORE_COLUMNS)]
+
+
+def _propensities(
+    model: PropensityModel,
+    inactive: pd.DataFrame,
+    offers: tuple[Offer, ...],
+    offer_aware: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Segments of the customers, and one propensity column per active offer."""
+    active = [offer for offer in offers if not offer.is_retired]
+    if not offer_aware or not active:
+        predictions = model.predict_frame(inactive)
+        propensities = pd.DataFrame(
+            {offer.offer_type: predictions["propensity"] for offer in active},
+            index=predictions.index,
+        )
+        return predictions, propensities
+
+    # the segment comes from the segmenter alone, so the first offer's
+    # predictions give it for every offer
+    columns = {}
+    predictions = None
+    for offer in active:
+        predictions = model.predict_frame(
+            inactive.assign(**{OFFER_COLUMN: offer.offer_type})
+        )
+        columns[offer.offer_type] = predictions["propensity"].to_numpy()
+    return predictions, pd.DataFrame(columns, index=predictions.index)
+
+
+def _check_known_offer_types(model: PropensityModel, offers: tuple[Offer, ...]) -> None:
+    known = [str(category) for category in model.categories.get(OFFER_COLUMN, [])]
+    unknown = [
+        offer.offer_type
+        for offer in offers
+        if not offer.is_retired and offer.offer_type not in known
+    ]
+    if unknown:
+        raise InputValidationError(
+            f"scoring.catalog has offer type(s) {', '.join(repr(u) for u in unknown)} "
+            f"that the model never saw in training (known: "
+            f"{', '.join(known) or 'none'}); use a known offer type, retrain with "
+            f"offers of the new type, or retire the offer with segments: []"
+        )
+
+
+def _warn_unknown_segments(model: PropensityModel, offers: tuple[Offer, ...]) -> None:
+    names = getattr(model.segmenter, "names_", None)
+    if not names:
+        return
+    known = {str(segment_id) for segment_id in names} | {
+        str(name) for name in names.values()
+    }
+    for offer in offers:
+        unknown = sorted(set(offer.segments or ()) - known)
+        if unknown:
+            logger.warning(
+                "Offer '%s' lists %d segment(s) the model does not have: %s "
+                "(segments: %s); no customer gets the offer through them",
+                offer.offer_type,
+                len(unknown),
+                ", ".join(unknown),
+                ", ".join(f"{i} {name}" for i, name in sorted(names.items())),
+            )
+
+
+def _predicted_value(
+    inactive: pd.DataFrame, offers: tuple[Offer, ...]
+) -> np.ndarray | None:
+    needs_value = [o.offer_type for o in offers if not o.is_retired and o.value is None]
+    if not needs_value:
+        return None
+    if "spend_mean" not in inactive.columns:
+        raise InputValidationError(
+            f"offer(s) {', '.join(needs_value)} have no value, so they are worth "
+            f"the customer's predicted spend, but the features have no spend_mean "
+            f"column; give the offers a value in scoring.catalog"
+        )
+    return predicted_spend(inactive)
+
+
+def _opted_out(inactive: pd.DataFrame) -> np.ndarray | None:
+    if "marketing_opt_in" not in inactive.columns:
+        return None
+    # only an explicit false opts out: 0.0 and False compare equal to False,
+    # a missing value does not
+    return inactive["marketing_opt_in"].eq(False).to_numpy(dtype=bool)
+
+
+def _column_or_none(frame: pd.DataFrame, column: str) -> np.ndarray | None:
+    if column not in frame.columns:
+        return None
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")

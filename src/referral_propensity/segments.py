@@ -14,6 +14,7 @@ from sklearn.preprocessing import RobustScaler
 from threadpoolctl import threadpool_limits
 
 from referral_propensity.errors import InputValidationError
+from referral_propensity.segment_names import describe_segments
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ PROFILE_FEATURES = (
 
 _SILHOUETTE_SAMPLE = 5000
 _SKEW_FOR_LOG = 1.0
+#: weight of a one-hot category column: two customers in different categories
+#: are then as far apart (squared distance 1) as two customers one
+#: interquartile range apart on a scaled numeric column
+CATEGORY_WEIGHT = float(np.sqrt(0.5))
+#: most common categories kept per categorical attribute; rarer ones get none
+MAX_CATEGORIES = 20
 
 
 class Segmenter:
@@ -73,11 +80,24 @@ class Segmenter:
         A segment is called "recently lapsed" only when its median recency is
         at most this many days (training passes twice the inactivity
         threshold), so a cohort that lapsed long ago is never called recent.
+    attributes : list of str, optional
+        Demographic or psychographic columns that enter the clustering beside
+        ``features`` and may be named in segment names when a segment stands
+        out on them ("mostly Web channel", "high income"). Numeric ones are
+        transformed and scaled like the features; text ones are one-hot
+        encoded with weight :data:`CATEGORY_WEIGHT`. None (the default)
+        clusters on ``features`` alone.
+    population : str, default="inactive customers"
+        How messages call the rows (``"customers"`` for a customer-level
+        table).
 
     Attributes
     ----------
     columns_ : list of str
-        Columns kept after dropping constant ones.
+        Numeric columns kept after dropping constant ones.
+    categories_ : dict of str to list of str
+        Categorical attribute -> the categories one-hot encoded (at most
+        :data:`MAX_CATEGORIES`, most common first).
     k_ : int
         Number of segments chosen.
     scores_ : dict of int to float
@@ -93,7 +113,10 @@ class Segmenter:
     skew above 1 are log-transformed (``log1p``) after clipping at 0, so a
     customer with no or negative net spend never yields ``-inf``; customers
     clipped that way are named in a warning. Every column is then scaled by
-    its median and interquartile range.
+    its median and interquartile range. When ``features`` is None and none of
+    :data:`DEFAULT_FEATURES` is present (a customer-level table), the
+    clustering uses the attributes alone. A missing or rare category is
+    encoded as no category (all zeros).
     """
 
     def __init__(
@@ -108,6 +131,8 @@ class Segmenter:
         max_fit_rows: int = 50_000,
         random_state: int = 0,
         recently_lapsed_days: int | None = None,
+        attributes: list[str] | None = None,
+        population: str = "inactive customers",
     ):
         self.method = method
         self.k_min = k_min
@@ -118,6 +143,8 @@ class Segmenter:
         self.max_fit_rows = max_fit_rows
         self.random_state = random_state
         self.recently_lapsed_days = recently_lapsed_days
+        self.attributes = attributes
+        self.population = population
 
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> Segmenter:
         """Fit the transform and the clusters on inactive customers.
@@ -136,16 +163,10 @@ class Segmenter:
         started = time.perf_counter()
         if len(X) < self.k_min * 2:
             raise InputValidationError(
-                f"{len(X)} inactive customers are too few for {self.k_min} segments; "
+                f"{len(X)} {self.population} are too few for {self.k_min} segments; "
                 f"lower segments.k_min or check the inactivity settings"
             )
-        candidates = list(self.features or [c for c in DEFAULT_FEATURES if c in X])
-        missing = [c for c in candidates if c not in X]
-        if missing:
-            raise InputValidationError(
-                f"segments.features names column(s) not in the feature table: "
-                f"{', '.join(missing)} (available: {', '.join(map(str, X.columns))})"
-            )
+        candidates, categorical = self._columns(X)
         self._warn_clipped(X, candidates)
 
         raw = X[candidates].astype("float64")
@@ -156,15 +177,21 @@ class Segmenter:
         ]
         transformed = self._log(filled)
         self.columns_ = [c for c in candidates if transformed[c].nunique() > 1]
-        dropped = sorted(set(candidates) - set(self.columns_))
+        self.categories_ = _categories(X, categorical)
+        kept = set(self.columns_) | set(self.categories_)
+        dropped = sorted(set(candidates + categorical) - kept)
         if dropped:
             logger.debug("Dropped constant segment columns: %s", ", ".join(dropped))
-        if not self.columns_:
+        if not kept:
             raise InputValidationError(
-                "every segment feature is constant among inactive customers"
+                f"every segment feature is constant among {self.population}"
             )
-        self.scaler_ = RobustScaler(unit_variance=False).fit(transformed[self.columns_])
-        scaled = self._scale(transformed)
+        self.scaler_ = (
+            RobustScaler(unit_variance=False).fit(transformed[self.columns_])
+            if self.columns_
+            else None
+        )
+        scaled = np.hstack([self._scale(transformed), self._one_hot(X)])
 
         rng = np.random.default_rng(self.random_state)
         fit_rows = _sample(len(scaled), self.max_fit_rows, rng)
@@ -188,10 +215,10 @@ class Segmenter:
             zip(self.profile_["segment_id"], self.profile_["segment_name"], strict=True)
         )
         logger.info(
-            "Found %d segments among %d inactive customers (%s by %s, tried k=%d..%d) "
-            "in %.1f s",
+            "Found %d segments among %d %s (%s by %s, tried k=%d..%d) in %.1f s",
             self.k_,
             len(X),
+            self.population,
             self.method,
             self.criterion,
             self.k_min,
@@ -202,8 +229,9 @@ class Segmenter:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Segment id of each row, ordered as described in the class."""
+        design = self._design(X)
         with threadpool_limits(limits=1):
-            labels = self.model_.predict(self._scale(self._log(self._prepare(X))))
+            labels = self.model_.predict(design)
         return self.order_[labels]
 
     def name(self, segment_ids: np.ndarray) -> np.ndarray:
@@ -217,11 +245,17 @@ class Segmenter:
         -------
         pandas.DataFrame
             segment_id, segment_name, n_customers, share, the medians of the
-            :data:`PROFILE_FEATURES` present (``median_<feature>``), and
-            response_rate when labels are given.
+            :data:`PROFILE_FEATURES` present and of the numeric attributes
+            (``median_<column>``), for each categorical attribute its most
+            common value and that value's share in the segment
+            (``top_<column>``, ``top_<column>_share``), and response_rate when
+            labels are given.
         """
         segment_ids = self.predict(X)
+        attributes = list(getattr(self, "attributes", None) or [])
+        categorical = [c for c in attributes if _is_text(X[c])]
         shown = [c for c in PROFILE_FEATURES if c in X]
+        shown += [c for c in attributes if c not in categorical and c not in shown]
         frame = X[shown].astype("float64").assign(segment_id=segment_ids)
         if y is not None:
             frame["response_rate"] = np.asarray(y, dtype="float64")
@@ -231,19 +265,71 @@ class Segmenter:
         table.insert(1, "share", table["n_customers"] / len(frame))
         if y is not None:
             table["response_rate"] = grouped["response_rate"].mean()
+        for column in categorical:
+            top, share = _top_values(X[column], segment_ids)
+            table[f"top_{column}"] = top
+            table[f"top_{column}_share"] = share
         table = table.reindex(range(self.k_)).reset_index()
         table["n_customers"] = table["n_customers"].fillna(0).astype("int64")
         if hasattr(self, "names_"):
             names = [self.names_[i] for i in range(self.k_)]
         else:
-            names = _unique(
-                [
-                    _describe(row, X, self.recently_lapsed_days)
-                    for _, row in table.iterrows()
-                ]
+            names = describe_segments(
+                table,
+                X,
+                segment_ids,
+                attributes=attributes,
+                features=[c for c in self.columns_ if c not in attributes],
+                recently_lapsed_days=self.recently_lapsed_days,
             )
         table.insert(1, "segment_name", names)
         return table
+
+    def _columns(self, X: pd.DataFrame) -> tuple[list[str], list[str]]:
+        """Numeric columns (features, then numeric attributes) and text attributes."""
+        attributes = list(self.attributes or [])
+        if self.features:
+            features = list(self.features)
+        else:
+            features = [c for c in DEFAULT_FEATURES if c in X and c not in attributes]
+        missing = [c for c in features if c not in X]
+        if missing:
+            raise InputValidationError(
+                f"segments.features names column(s) not in the feature table: "
+                f"{', '.join(missing)} (available: {', '.join(map(str, X.columns))})"
+            )
+        missing = [c for c in attributes if c not in X]
+        if missing:
+            raise InputValidationError(
+                f"segments.attributes names column(s) not in the table: "
+                f"{', '.join(missing)} (available: {', '.join(map(str, X.columns))})"
+            )
+        categorical = [c for c in attributes if _is_text(X[c])]
+        numeric = features + [
+            c for c in attributes if c not in categorical and c not in features
+        ]
+        if not numeric and not categorical:
+            raise InputValidationError(
+                f"no column to segment on: none of the default features "
+                f"({', '.join(DEFAULT_FEATURES[:4])}, ...) is in the table; set "
+                f"segments.features or segments.attributes (available: "
+                f"{', '.join(c for c in map(str, X.columns) if c != 'customer_id')})"
+            )
+        return numeric, categorical
+
+    def _design(self, X: pd.DataFrame) -> np.ndarray:
+        """The matrix the clusters see: numeric part, then the one-hot part."""
+        return np.hstack([self._scale(self._log(self._prepare(X))), self._one_hot(X)])
+
+    def _one_hot(self, X: pd.DataFrame) -> np.ndarray:
+        blocks = []
+        for column, known in getattr(self, "categories_", {}).items():
+            text = X[column].astype("string")
+            hits = [(text == value).fillna(False).to_numpy(bool) for value in known]
+            blocks.append(np.column_stack(hits).astype("float64") * CATEGORY_WEIGHT)
+        if not blocks:
+            return np.empty((len(X), 0))
+        return np.hstack(blocks)
 
     def _prepare(self, X: pd.DataFrame) -> pd.DataFrame:
         raw = X.reindex(columns=list(self.medians_.index)).astype("float64")
@@ -256,6 +342,8 @@ class Segmenter:
         return out
 
     def _scale(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.scaler_ is None:
+            return np.empty((len(frame), 0))
         return self.scaler_.transform(frame[self.columns_])
 
     def _new_model(self, k: int):
@@ -319,69 +407,35 @@ def _sample(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=limit, replace=False))
 
 
-def _describe(row: pd.Series, X: pd.DataFrame, recently_lapsed_days: int | None) -> str:
-    """A marketer's name for a segment: its medians against the quantiles of all.
-
-    Lapse: the segment's median recency in the top third of all inactive
-    customers is "long-lapsed", in the bottom third (and within
-    ``recently_lapsed_days``, when set) "recently lapsed". Value:
-    a median of one order is "one-time buyers"; many orders "frequent buyers";
-    else spend in the top or bottom third gives "high" or "low spenders".
-    Engagement: a median of at least one e-mail open in 90 days adds "still
-    opening e-mails"; a long silence adds "no longer engaging".
-    """
-
-    def quantile(column: str, q: float) -> float:
-        return float(X[column].astype("float64").quantile(q))
-
-    parts = []
-    if "median_recency_days" in row and pd.notna(row["median_recency_days"]):
-        recency = row["median_recency_days"]
-        if recency >= quantile("recency_days", 0.67):
-            parts.append("long-lapsed")
-        elif recency <= quantile("recency_days", 0.33) and (
-            recently_lapsed_days is None or recency <= recently_lapsed_days
-        ):
-            parts.append("recently lapsed")
-
-    orders = row.get("median_n_orders", np.nan)
-    spend = row.get("median_spend_total", np.nan)
-    high_spend = pd.notna(spend) and spend >= quantile("spend_total", 0.67)
-    low_spend = pd.notna(spend) and spend <= quantile("spend_total", 0.33)
-    if pd.notna(orders) and orders <= 1:
-        noun = "one-time buyers"
-        if high_spend:
-            noun = "big-ticket one-time buyers"
-    elif pd.notna(orders) and orders >= max(quantile("n_orders", 0.8), 3):
-        noun = "frequent buyers"
-        if high_spend:
-            noun = "frequent high spenders"
-    elif high_spend:
-        noun = "high spenders"
-    elif low_spend:
-        noun = "low spenders"
-    else:
-        noun = "repeat buyers"
-    parts.append(noun)
-    name = " ".join(parts)
-
-    opens = row.get("median_n_email_open_90d", np.nan)
-    since = row.get("median_days_since_engagement", np.nan)
-    if pd.notna(opens) and opens > 0:
-        name += ", still opening e-mails"
-    elif (
-        pd.notna(since)
-        and "days_since_engagement" in X
-        and since >= quantile("days_since_engagement", 0.67)
-    ):
-        name += ", no longer engaging"
-    return name
+def _categories(X: pd.DataFrame, columns: list[str]) -> dict[str, list[str]]:
+    """Categories to one-hot encode per column; a column with one is constant."""
+    found = {}
+    for column in columns:
+        counts = X[column].astype("string").value_counts(dropna=True)
+        has_missing = bool(X[column].isna().any())
+        if len(counts) + int(has_missing) < 2:
+            continue
+        # most common first, ties by name, so the encoding is stable
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        found[column] = [str(value) for value, _ in ordered[:MAX_CATEGORIES]]
+    return found
 
 
-def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    unique = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        unique.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
-    return unique
+def _is_text(values: pd.Series) -> bool:
+    return not (
+        pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+    )
+
+
+def _top_values(values: pd.Series, segment_ids: np.ndarray):
+    """Most common value of each segment and its share (missing counts as none)."""
+    text = pd.Series(values.astype("string").to_numpy(), dtype="string")
+    top, share = {}, {}
+    for segment in np.unique(segment_ids):
+        members = text[segment_ids == segment]
+        counts = members.value_counts(dropna=True)
+        top[int(segment)] = counts.index[0] if len(counts) else None
+        share[int(segment)] = (
+            float(counts.iloc[0] / len(members)) if len(counts) else 0.0
+        )
+    return pd.Series(top, dtype=object), pd.Series(share, dtype="float64")

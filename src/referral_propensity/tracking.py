@@ -8,6 +8,7 @@ pyfunc that bundles segmenter, booster and calibrator and returns
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import logging
 import os
@@ -78,13 +79,14 @@ class PropensityPyfunc(mlflow.pyfunc.PythonModel):
 
 @dataclass
 class LoggedModel:
-    """Where a trained model went."""
+    """Where a trained model went, and whether it became champion."""
 
     run_id: str
     model_uri: str
     version: str
     promoted: bool
     champion_version: str | None
+    decision: str = ""
 
 
 def _signature(model: PropensityModel, features: pd.DataFrame):
@@ -136,25 +138,53 @@ def log_training_run(
     texts: dict[str, str],
     test_features: pd.DataFrame,
     test_labels: np.ndarray,
+    promotion_margin: float = 0.0,
 ) -> LoggedModel:
     """Log one training run, register its model and decide on the champion.
 
-    The new model becomes ``champion`` when there is none yet, or when its ROC
-    AUC on the test snapshot beats that of the current champion re-scored on
-    the same rows; otherwise it gets the ``challenger`` alias. The comparison
-    is logged either way (``champion_roc_auc``, ``is_promoted``, and the
-    ``champion_decision`` tag).
+    Parameters
+    ----------
+    test_features : pandas.DataFrame
+        The held-out test rows (customer_id and features, no label).
+    test_labels : numpy.ndarray
+        Their labels, 0 or 1, in the same order.
+    promotion_margin : float, default=0.0
+        ROC AUC points the new model must gain over the current champion to
+        replace it (``training.promotion_margin``); at least 0.
 
     Returns
     -------
     LoggedModel
+
+    Raises
+    ------
+    InputValidationError
+        When ``promotion_margin`` is negative or not a number.
+
+    Notes
+    -----
+    The new model and the current champion are both scored on
+    ``test_features`` and their ROC AUCs compared. The new model becomes
+    ``champion`` when there is none yet, or when its ROC AUC exceeds the
+    champion's by more than ``promotion_margin`` (an equal gain is not
+    enough); otherwise it gets the ``challenger`` alias. A champion that
+    cannot be scored on these rows (it needs a column they lack, or fails to
+    load) stays champion, and the decision says why.
+
+    The comparison is logged either way: metrics ``champion_roc_auc``,
+    ``roc_auc_gain_vs_champion`` (both only when a champion was scored) and
+    ``is_promoted``; param and tag ``promotion_margin``; tag
+    ``champion_decision``, one sentence with both ROC AUCs, the margin and
+    the champion's version. The new model version carries the same values as
+    tags, and, when promoted, ``previous_champion`` (what
+    :func:`rollback_champion` returns to) and ``promoted_at``.
     """
-    from sklearn.metrics import roc_auc_score
+    margin = _check_margin(promotion_margin)
 
     mlflow.set_experiment(experiment_name)
     client = MlflowClient()
     with mlflow.start_run(run_name=run_name, tags=tags) as run:
-        mlflow.log_params(_clip_params(params))
+        mlflow.log_params(_clip_params({**params, "promotion_margin": str(margin)}))
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
         for name, figure in figures.items():
             mlflow.log_figure(figure, f"plots/{name}.png")
@@ -163,75 +193,157 @@ def log_training_run(
             mlflow.log_text(table.to_csv(index=False), f"tables/{name}.csv")
         for name, text in texts.items():
             mlflow.log_text(text, name)
+        version = _log_model(model, model_name, test_features)
 
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / _MODEL_FILE
-            joblib.dump(model, path)
-            # MLflow prints registry chatter to stderr; it goes to DEBUG instead
-            chatter = io.StringIO()
-            with contextlib.redirect_stderr(chatter):
-                info = mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=PropensityPyfunc(),
-                    artifacts={"model": str(path)},
-                    signature=_signature(model, test_features),
-                    pip_requirements=_requirements(),
-                    registered_model_name=model_name,
-                )
-            logger.debug("Registry: %s", " ".join(chatter.getvalue().split()))
-        version = str(info.registered_model_version)
-
-        champion_version, champion_auc = _champion_score(
-            client, model_name, test_features, test_labels, roc_auc_score
+        new_auc = _roc_auc(model, test_features, test_labels)
+        champion = _champion_score(client, model_name, test_features, test_labels)
+        promoted, decision = _decide(
+            new_auc, champion, margin=margin, n_rows=len(test_features)
         )
-        new_auc = float(metrics["roc_auc"])
-        if champion_version is None:
-            promoted, decision = True, "no champion yet"
-        elif champion_auc is None:
-            promoted, decision = (
-                False,
-                f"champion v{champion_version} could not be re-scored",
-            )
-        elif new_auc > champion_auc:
-            promoted = True
-            decision = f"beats champion v{champion_version}: ROC AUC {new_auc:.4f} > {champion_auc:.4f}"
-        else:
-            promoted = False
-            decision = f"does not beat champion v{champion_version}: ROC AUC {new_auc:.4f} <= {champion_auc:.4f}"
-        if champion_auc is not None:
-            mlflow.log_metric("champion_roc_auc", champion_auc)
-        mlflow.log_metric("is_promoted", float(promoted))
-        mlflow.set_tag("champion_decision", decision)
+        comparison = {"is_promoted": float(promoted)}
+        if champion.roc_auc is not None:
+            comparison["champion_roc_auc"] = champion.roc_auc
+            comparison["roc_auc_gain_vs_champion"] = new_auc - champion.roc_auc
+        mlflow.log_metrics({k: v for k, v in comparison.items() if np.isfinite(v)})
+        mlflow.set_tags(
+            {"promotion_margin": str(margin), "champion_decision": decision}
+        )
+
+        version_tags = {
+            "run_id": run.info.run_id,
+            "champion_decision": decision,
+            "promotion_margin": str(margin),
+            "compared_with_version": champion.version or "",
+            "roc_auc": f"{new_auc:.6f}",
+            **{k: f"{v:.6f}" for k, v in comparison.items() if k != "is_promoted"},
+            "is_promoted": str(promoted).lower(),
+        }
+        if promoted:
+            version_tags |= {
+                "previous_champion": champion.version or "",
+                "promoted_at": _utc_now(),
+                "promoted_reason": decision,
+            }
         client.set_registered_model_alias(
             model_name, CHAMPION if promoted else CHALLENGER, version
         )
-        client.set_model_version_tag(model_name, version, "run_id", run.info.run_id)
-        logger.info("Registered %s version %s (%s)", model_name, version, decision)
+        for key, value in version_tags.items():
+            client.set_model_version_tag(model_name, version, key, value)
+        logger.info("Registered %s version %s: %s", model_name, version, decision)
         return LoggedModel(
             run_id=run.info.run_id,
             model_uri=f"models:/{model_name}/{version}",
             version=version,
             promoted=promoted,
-            champion_version=version if promoted else champion_version,
+            champion_version=version if promoted else champion.version,
+            decision=decision,
         )
 
 
-def _champion_score(client, model_name, features, labels, roc_auc_score):
+def _check_margin(promotion_margin: float) -> float:
+    margin = float(promotion_margin)
+    if not np.isfinite(margin) or margin < 0:
+        raise InputValidationError(
+            f"promotion_margin is {promotion_margin!r}; set training.promotion_margin "
+            f"to a ROC AUC gain of at least 0 (0.0 promotes any better model)"
+        )
+    return margin
+
+
+def _log_model(model: PropensityModel, model_name: str, features: pd.DataFrame) -> str:
+    """Log the pyfunc in the active run, register it; return the new version."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / _MODEL_FILE
+        joblib.dump(model, path)
+        # MLflow prints registry chatter to stderr; it goes to DEBUG instead
+        chatter = io.StringIO()
+        with contextlib.redirect_stderr(chatter):
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=PropensityPyfunc(),
+                artifacts={"model": str(path)},
+                signature=_signature(model, features),
+                pip_requirements=_requirements(),
+                registered_model_name=model_name,
+            )
+        logger.debug("Registry: %s", " ".join(chatter.getvalue().split()))
+    return str(info.registered_model_version)
+
+
+def _roc_auc(model: PropensityModel, features: pd.DataFrame, labels) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    labels = np.asarray(labels)
+    if len(np.unique(labels)) < 2:
+        # ROC AUC is undefined with one class; NaN never wins a comparison
+        return float("nan")
+    propensity = model.predict_frame(features)["propensity"].to_numpy()
+    return float(roc_auc_score(labels, propensity))
+
+
+@dataclass
+class _ChampionScore:
+    version: str | None
+    roc_auc: float | None
+    # why the champion could not be scored, when it could not
+    failure: str = ""
+
+
+def _champion_score(client, model_name, features, labels) -> _ChampionScore:
+    version = _alias_version(client, model_name, CHAMPION)
+    if version is None:
+        return _ChampionScore(version=None, roc_auc=None)
     try:
-        current = client.get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
-        return None, None
-    try:
-        champion = load_model(f"models:/{model_name}@{CHAMPION}").model
-        propensity = champion.predict_frame(features)["propensity"].to_numpy()
-        return str(current.version), float(roc_auc_score(labels, propensity))
+        champion = load_model(f"models:/{model_name}/{version}").model
+        needed = [
+            *champion.feature_columns,
+            *getattr(champion.segmenter, "columns_", []),
+        ]
+        # the booster would score absent columns as missing values, which is
+        # not the champion's real performance, so absent columns fail instead
+        missing = sorted(set(needed) - set(features.columns))
+        if missing:
+            raise InputValidationError(
+                f"the test rows lack column(s) it needs: {', '.join(missing)}"
+            )
+        return _ChampionScore(version, _roc_auc(champion, features, labels))
     except Exception as exc:  # a champion that cannot score these rows loses nothing
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        failure = reason or type(exc).__name__
         logger.warning(
-            "Could not re-score champion v%s on the test snapshot: %s",
-            current.version,
-            exc,
+            "Could not re-score champion v%s on the test snapshot: %s", version, failure
         )
-        return str(current.version), None
+        return _ChampionScore(version, None, failure)
+
+
+def _decide(
+    new_auc: float, champion: _ChampionScore, *, margin: float, n_rows: int
+) -> tuple[bool, str]:
+    """Whether the new model replaces the champion, and one sentence why."""
+    ours = f"ROC AUC {new_auc:.4f}"
+    if champion.version is None:
+        return (
+            True,
+            f"promoted: no champion yet ({ours}, margin {margin:.4f} not needed)",
+        )
+    if champion.roc_auc is None:
+        return False, (
+            f"not promoted: champion v{champion.version} could not be re-scored on "
+            f"the {n_rows} test rows ({champion.failure}), so it stays champion "
+            f"({ours}, margin {margin:.4f}); compare them by hand and use "
+            f"`referral-propensity promote` to replace it"
+        )
+    gain = new_auc - champion.roc_auc
+    theirs = f"champion v{champion.version}'s {champion.roc_auc:.4f}"
+    if gain > margin:
+        return True, (
+            f"promoted: {ours} beats {theirs} on the same {n_rows} test rows "
+            f"by {gain:.4f}, more than the margin {margin:.4f}"
+        )
+    return False, (
+        f"not promoted: {ours} against {theirs} on the same {n_rows} test rows, "
+        f"a gain of {gain:.4f}, not more than the margin {margin:.4f}"
+    )
 
 
 @dataclass
@@ -309,6 +421,273 @@ def log_scoring_run(
         return run.info.run_id
 
 
+def log_run_metrics(run_id: str, metrics: dict[str, float]) -> None:
+    """Add metrics to a finished run (finite values only)."""
+    client = MlflowClient()
+    for key, value in metrics.items():
+        if np.isfinite(value):
+            client.log_metric(run_id, key, float(value))
+
+
 def _clip_params(params: dict[str, str]) -> dict[str, str]:
     # MLflow keeps at most 6,000 characters of a parameter value
     return {key: str(value)[:6000] for key, value in params.items()}
+
+
+@dataclass
+class ChampionChange:
+    """A change of the ``champion`` alias made by hand, and its MLflow run."""
+
+    model_name: str
+    version: str
+    previous_champion: str | None
+    run_id: str
+    changed_at: str
+
+
+def promote_version(
+    model_name: str, version: str | int, *, reason: str, experiment_name: str
+) -> ChampionChange:
+    """Make a registered version the ``champion``, by hand.
+
+    Parameters
+    ----------
+    model_name : str
+        The registered model.
+    version : str or int
+        Its version number to promote.
+    reason : str
+        Why, in words an analyst will read later; must not be empty.
+    experiment_name : str
+        Experiment of the MLflow run that records the change.
+
+    Returns
+    -------
+    ChampionChange
+
+    Raises
+    ------
+    InputValidationError
+        When the reason is empty, the version is not a number, or it is
+        already the champion.
+    ModelNotFoundError
+        When the model or the version is not registered (the message lists
+        the versions there are).
+
+    Notes
+    -----
+    The promoted version gets the tags ``promoted_reason``, ``promoted_at``
+    (UTC, ISO 8601) and ``previous_champion`` (the replaced version, or ""
+    when there was none), which :func:`rollback_champion` returns to. The
+    replaced champion keeps its tags but loses every alias: ``challenger``
+    stays the last trained model that did not win, so it is not moved. When
+    the promoted version was the ``challenger``, that alias is removed. A
+    run with tag ``stage`` = ``promote`` and params model_name, version,
+    previous_champion and reason records the change.
+    """
+    reason = _check_reason(reason, "promote")
+    version = _check_version(version)
+    client = MlflowClient()
+    versions = _registered_versions(client, model_name)
+    if version not in versions:
+        raise ModelNotFoundError(
+            f"{model_name} has no version {version} (versions: {', '.join(versions)}); "
+            f"pass one of them"
+        )
+    previous = _alias_version(client, model_name, CHAMPION)
+    if previous == version:
+        raise InputValidationError(
+            f"version {version} of {model_name} is already the champion; "
+            f"pass another version, or use `referral-propensity rollback`"
+        )
+
+    return _change_champion(
+        client,
+        model_name,
+        version,
+        previous=previous,
+        stage="promote",
+        reason=reason,
+        experiment_name=experiment_name,
+        version_tags={"promoted_reason": reason, "previous_champion": previous or ""},
+        timestamp_tag="promoted_at",
+    )
+
+
+def rollback_champion(
+    model_name: str, *, reason: str, experiment_name: str
+) -> ChampionChange:
+    """Give the ``champion`` alias back to the version the champion replaced.
+
+    Parameters
+    ----------
+    model_name : str
+        The registered model.
+    reason : str
+        Why, in words an analyst will read later; must not be empty.
+    experiment_name : str
+        Experiment of the MLflow run that records the change.
+
+    Returns
+    -------
+    ChampionChange
+        ``version`` is the restored champion, ``previous_champion`` the one
+        rolled back.
+
+    Raises
+    ------
+    InputValidationError
+        When the reason is empty.
+    ModelNotFoundError
+        When the model has no champion, the champion records no previous
+        champion (the first model ever promoted), or that version is gone.
+
+    Notes
+    -----
+    The previous champion is the ``previous_champion`` tag of the current
+    champion, set when it was promoted by training or by
+    :func:`promote_version`. The restored version keeps its own
+    ``previous_champion``, so rolling back again steps further back. It gets
+    the tags ``rollback_reason``, ``rollback_at`` (UTC, ISO 8601) and
+    ``rolled_back_from``; the rolled-back version loses every alias. A run
+    with tag ``stage`` = ``rollback`` records the change.
+    """
+    reason = _check_reason(reason, "rollback")
+    client = MlflowClient()
+    versions = _registered_versions(client, model_name)
+    current = _alias_version(client, model_name, CHAMPION)
+    if current is None:
+        raise ModelNotFoundError(
+            f"{model_name} has no champion to roll back (versions: "
+            f"{', '.join(versions)}); make one with `referral-propensity promote`"
+        )
+    tags = client.get_model_version(model_name, current).tags
+    target = tags.get("previous_champion", "")
+    if not target:
+        raise ModelNotFoundError(
+            f"champion version {current} of {model_name} records no previous "
+            f"champion (it was the first, or was promoted before they were "
+            f"recorded); pick a version with `referral-propensity promote` "
+            f"(versions: {', '.join(versions)})"
+        )
+    if target not in versions:
+        raise ModelNotFoundError(
+            f"the previous champion of {model_name}, version {target}, is no longer "
+            f"registered (versions: {', '.join(versions)}); pick one with "
+            f"`referral-propensity promote`"
+        )
+
+    return _change_champion(
+        client,
+        model_name,
+        target,
+        previous=current,
+        stage="rollback",
+        reason=reason,
+        experiment_name=experiment_name,
+        version_tags={"rollback_reason": reason, "rolled_back_from": current},
+        timestamp_tag="rollback_at",
+    )
+
+
+def _change_champion(
+    client,
+    model_name: str,
+    version: str,
+    *,
+    previous: str | None,
+    stage: str,
+    reason: str,
+    experiment_name: str,
+    version_tags: dict[str, str],
+    timestamp_tag: str,
+) -> ChampionChange:
+    changed_at = _utc_now()
+    was = f"v{previous}" if previous else "no champion"
+    sentence = f"{stage}: {model_name} v{version} is champion (was {was}): {reason}"
+
+    # the run comes first, so a failed alias change leaves a FAILED run behind
+    mlflow.set_experiment(experiment_name)
+    run_tags = {"stage": stage, "champion_decision": sentence}
+    run_name = f"{stage} {model_name} v{version}"
+    with mlflow.start_run(run_name=run_name, tags=run_tags) as run:
+        mlflow.log_params(
+            _clip_params(
+                {
+                    "model_name": model_name,
+                    "version": version,
+                    "previous_champion": previous or "",
+                    "reason": reason,
+                }
+            )
+        )
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+        if _alias_version(client, model_name, CHALLENGER) == version:
+            client.delete_registered_model_alias(model_name, CHALLENGER)
+        tags = {
+            **version_tags,
+            timestamp_tag: changed_at,
+            f"{stage}_run_id": run.info.run_id,
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(model_name, version, key, value[:5000])
+
+    logger.info(
+        "Set %s champion to version %s (was %s) in run %s: %s",
+        model_name,
+        version,
+        previous or "none",
+        run.info.run_id,
+        reason,
+    )
+    return ChampionChange(
+        model_name=model_name,
+        version=version,
+        previous_champion=previous,
+        run_id=run.info.run_id,
+        changed_at=changed_at,
+    )
+
+
+def _check_reason(reason: str | None, action: str) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise InputValidationError(
+            f"{action} needs a reason that analysts will read in the registry and "
+            f"the MLflow run; pass --reason TEXT"
+        )
+    return text
+
+
+def _check_version(version: str | int) -> str:
+    text = str(version).strip().removeprefix("v")
+    if not text.isdigit() or int(text) < 1:
+        raise InputValidationError(
+            f"model version {version!r} is not a version number; pass one like 3"
+        )
+    return str(int(text))
+
+
+def _registered_versions(client, model_name: str) -> list[str]:
+    """The model's version numbers in ascending order."""
+    try:
+        client.get_registered_model(model_name)
+    except MlflowException as exc:
+        raise ModelNotFoundError(
+            f"no registered model named {model_name!r} in {mlflow.get_registry_uri()}; "
+            f"train one with `referral-propensity train`, or pass --model-name"
+        ) from exc
+    escaped = model_name.replace("'", "\\'")
+    found = client.search_model_versions(f"name = '{escaped}'")
+    return [str(n) for n in sorted(int(v.version) for v in found)]
+
+
+def _alias_version(client, model_name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException:
+        return None
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -74,6 +74,7 @@ class TrainingSettings:
     population: str = "all"
     calibration: str = "sigmoid"
     early_stopping_rounds: int = 50
+    early_stopping_metric: str = "auc"
     lightgbm: dict[str, Any] = field(default_factory=dict)
     segments: dict[str, Any] = field(default_factory=dict)
     extra_test_as_of: tuple[dt.date, ...] = ()
@@ -216,10 +217,10 @@ def train_propensity_model(
         calibrator=None,
         feature_columns=feature_columns,
         categories=categories,
-        settings=_model_settings(settings, event_types),
+        settings=model_settings(settings, event_types),
     )
-    model.booster = _fit_booster(model, train_rows, valid_rows, settings)
-    model.calibrator = _fit_calibrator(
+    model.booster = fit_booster(model, train_rows, valid_rows, settings)
+    model.calibrator = fit_calibrator(
         model.raw_score(valid_rows), valid_rows["label"], settings.calibration
     )
 
@@ -264,13 +265,7 @@ def train_propensity_model(
             ]
         ]
     )
-    importance = pd.DataFrame(
-        {
-            "feature": feature_columns,
-            "gain": model.booster.feature_importance(importance_type="gain"),
-            "splits": model.booster.feature_importance(importance_type="split"),
-        }
-    ).sort_values("gain", ascending=False, ignore_index=True)
+    importance = feature_importance(model)
 
     logger.info(
         "Trained on %d rows from %d snapshots, tested on %d inactive customers as of "
@@ -303,13 +298,25 @@ def train_propensity_model(
     )
 
 
+def feature_importance(model: PropensityModel) -> pd.DataFrame:
+    """Gain and split counts of each model input, largest gain first."""
+    return pd.DataFrame(
+        {
+            "feature": model.feature_columns,
+            "gain": model.booster.feature_importance(importance_type="gain"),
+            "splits": model.booster.feature_importance(importance_type="split"),
+        }
+    ).sort_values("gain", ascending=False, ignore_index=True)
+
+
 def _population(snapshot: pd.DataFrame, population: str) -> pd.DataFrame:
     if population == "inactive":
         return snapshot[snapshot["is_inactive"]].reset_index(drop=True)
     return snapshot
 
 
-def _model_settings(settings: TrainingSettings, event_types: list[str]) -> dict:
+def model_settings(settings: TrainingSettings, event_types: list[str]) -> dict:
+    """The settings scoring must repeat to build the same features."""
     return {
         "windows_days": list(settings.windows_days),
         "event_types": list(event_types),
@@ -321,9 +328,10 @@ def _model_settings(settings: TrainingSettings, event_types: list[str]) -> dict:
     }
 
 
-def _fit_booster(
+def fit_booster(
     model: PropensityModel, train_rows, valid_rows, settings
 ) -> lgb.Booster:
+    """Fit LightGBM on the training rows, early-stopping on the validation rows."""
     params = {**DEFAULT_LIGHTGBM, **settings.lightgbm, "seed": settings.seed}
     rounds = int(params.pop("num_boost_round"))
     train_set = lgb.Dataset(
@@ -344,7 +352,7 @@ def _fit_booster(
 
 def _train(params, rounds, train_set, valid_set, settings) -> lgb.Booster:
     return lgb.train(
-        {**params, "metric": "auc"},
+        {**params, "metric": settings.early_stopping_metric},
         train_set,
         num_boost_round=rounds,
         valid_sets=[valid_set],
@@ -353,7 +361,8 @@ def _train(params, rounds, train_set, valid_set, settings) -> lgb.Booster:
     )
 
 
-def _fit_calibrator(raw: np.ndarray, y: pd.Series, method: str):
+def fit_calibrator(raw: np.ndarray, y: pd.Series, method: str):
+    """Fit Platt scaling (sigmoid) or isotonic regression on raw scores."""
     # Limitation: the calibrator fits on the snapshot that also chose the number
     # of rounds, so calibration on the test snapshot may be slightly optimistic.
     if method == "sigmoid":

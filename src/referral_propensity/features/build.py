@@ -15,6 +15,7 @@ import pandas as pd
 from referral_propensity.errors import InputValidationError
 from referral_propensity.features.attributes import prepare_attributes
 from referral_propensity.features.engagement import build_engagement_features
+from referral_propensity.features.offers import add_offer_history
 from referral_propensity.features.rfm import build_rfm_features
 from referral_propensity.io.tables import Tables, from_day, to_day
 
@@ -124,7 +125,8 @@ def build_features(
     -----
     Customers without a transaction row before as_of are left out, even when
     the customers table lists them. Engagement counts of a customer with no
-    events are 0 and days_since_engagement is null.
+    events are 0 and days_since_engagement is null. With an offers table, the
+    offer history (:mod:`referral_propensity.features.offers`) is added.
     """
     started = time.perf_counter()
     as_of_day = check_as_of(tables, as_of)
@@ -153,6 +155,8 @@ def build_features(
     frame = features.to_native().df()
     frame = frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
     frame = _normalise_dtypes(frame)
+    if tables.offers is not None:
+        frame = add_offer_history(frame, tables, as_of_day=as_of_day)
 
     categorical: list[str] = []
     if tables.customers is not None:

@@ -26,11 +26,14 @@ from referral_propensity.io.columns import (
 )
 from referral_propensity.io.contract import KEEPS_EXTRA_COLUMNS, OPTIONAL, REQUIRED
 from referral_propensity.io.lines import PARQUET_SUFFIXES, LineFinder
+from referral_propensity.io.where import count_filtered_out, where_sql
 
 logger = logging.getLogger(__name__)
 
 _PARQUET_SUFFIXES = PARQUET_SUFFIXES
 _MAX_SHOWN = 5
+#: name of the helper column that marks the rows where keeps
+_KEEP = "__keep_row"
 _TABLE_NUMBERS = itertools.count(1)
 
 
@@ -54,6 +57,10 @@ class TableSource:
     date_format : str or dict, optional
         One strptime format (or ``"ISO"``) for every timestamp column, or a
         mapping column -> format. Inferred per column when not given.
+    where : dict of str to str, int, float or bool
+        Keep only the rows whose column (its name in the source) equals the
+        value; several entries must all hold. Text is compared after trimming
+        spaces, numbers as numbers, booleans as true/false, yes/no or 1/0.
     """
 
     name: str
@@ -65,6 +72,7 @@ class TableSource:
     thousands: str | None = None
     date_format: str | dict[str, str] | None = None
     encoding: str = "utf-8"
+    where: dict[str, str | int | float | bool] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -93,6 +101,8 @@ class LoadedTable:
         File name or ``<data frame>``.
     n_rows_read, n_duplicate_rows_dropped : int
         Rows in the source, and exact duplicates removed.
+    n_rows_filtered_out : int
+        Rows left out by ``where`` (0 without it).
     date_formats : dict of str to str
         The format used for each parsed timestamp column.
     order_definition : str
@@ -107,6 +117,7 @@ class LoadedTable:
     n_duplicate_rows_dropped: int
     date_formats: dict[str, str] = field(default_factory=dict)
     order_definition: str | None = None
+    n_rows_filtered_out: int = 0
 
     @property
     def n_rows(self) -> int:
@@ -149,13 +160,16 @@ def load_table(
     InputValidationError
         For a missing or empty file, a missing required column (listing the
         columns found), an empty required value, an unparsable timestamp or
-        number (naming the column, lines and values), or duplicate customer
-        ids in a customers table.
+        number (naming the column, lines and values), duplicate customer
+        ids in a customers table, a ``where`` column the source lacks, or a
+        ``where`` that keeps no row.
 
     Notes
     -----
     Line numbers count the header as line 1; a quoted field holding a line
-    break shifts the count for the rows after it.
+    break shifts the count for the rows after it. Every row is checked, also
+    those ``where`` leaves out, so the line numbers in messages are the
+    file's; duplicates are counted among the rows kept.
     """
     started = time.perf_counter()
     raw_name = f"raw_{source.name}"
@@ -187,8 +201,10 @@ def load_table(
             finder,
             today or dt.datetime.now(dt.UTC).date(),
         )
+    keep_sql = where_sql(source, found, raw_types)
     selects = ", ".join(f'{expr} AS "{column}"' for column, expr in typed)
-    typed_sql = f"SELECT {selects} FROM {raw_name}"
+    typed_sql = f"SELECT {selects}, {keep_sql} AS {_KEEP} FROM {raw_name}"
+    n_filtered_out = count_filtered_out(con, raw_name, source, keep_sql)
 
     # a fresh name per load, so an earlier table on this connection stays valid
     table_name = f"t_{source.name}_{next(_TABLE_NUMBERS)}"
@@ -202,15 +218,16 @@ def load_table(
     # event_day depends on the timestamp only, so it leaves duplicates as they are
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {table_name} AS "
-        f"SELECT DISTINCT *{day_sql} FROM ({typed_sql})"
+        f"SELECT DISTINCT * EXCLUDE ({_KEEP}){day_sql} FROM ({typed_sql}) "
+        f"WHERE {_KEEP}"
     )
     n_kept = con.execute(f"SELECT count(*) FROM {table_name}").fetchall()[0][0]
-    n_dropped = n_rows_read - n_kept
+    n_dropped = n_rows_read - n_filtered_out - n_kept
     if n_dropped:
         logger.warning(
             "Dropped %d exact duplicate row(s) of %d in %s file %s",
             n_dropped,
-            n_rows_read,
+            n_rows_read - n_filtered_out,
             source.name,
             source.label,
         )
@@ -238,6 +255,7 @@ def load_table(
         n_duplicate_rows_dropped=n_dropped,
         date_formats=date_formats,
         order_definition=order_definition,
+        n_rows_filtered_out=n_filtered_out,
     )
 
 
@@ -341,6 +359,17 @@ def _map_columns(source: TableSource, found: list[str]) -> dict[str, str]:
         )
 
     if source.name in KEEPS_EXTRA_COLUMNS:
+        # an attribute outside the contract may be renamed too
+        for column, name in source.columns.items():
+            if column in wanted:
+                continue
+            if name not in found:
+                raise InputValidationError(
+                    f"{source.name} has no column {name!r} mapped to {column!r} "
+                    f"(found: {', '.join(repr(f) for f in found)}); fix "
+                    f"data.{source.name}.columns.{column}"
+                )
+            mapping[column] = name
         used = set(mapping.values())
         for name in found:
             if name not in used and name not in mapping:

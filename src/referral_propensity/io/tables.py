@@ -27,10 +27,16 @@ def from_day(day: int) -> dt.date:
 
 @dataclass
 class Tables:
-    """The loaded input tables; only transactions is required."""
+    """The loaded input tables: transactions, or a customer-level customers table.
+
+    With transactions, the other tables are optional. Without them the input
+    is customer-level (:attr:`customer_level`): one customers table that
+    already holds aggregated features and a label; it has no event days, so
+    :meth:`day_range` and the transaction stages do not apply.
+    """
 
     con: object
-    transactions: LoadedTable
+    transactions: LoadedTable | None = None
     customers: LoadedTable | None = None
     engagement: LoadedTable | None = None
     offers: LoadedTable | None = None
@@ -44,6 +50,34 @@ class Tables:
         names = ("transactions", "customers", "engagement", "offers")
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
+    @property
+    def customer_level(self) -> bool:
+        """True when the input is a customers table without transactions."""
+        return self.transactions is None and self.customers is not None
+
+    def require_transactions(self, purpose: str = "this step") -> LoadedTable:
+        """The transactions table, or a clear error for a customer-level input.
+
+        Parameters
+        ----------
+        purpose : str, default="this step"
+            What needs the transactions, for the message (for example
+            ``"reactivation labels"``).
+
+        Raises
+        ------
+        InputValidationError
+            When no transactions table was loaded.
+        """
+        if self.transactions is None:
+            raise InputValidationError(
+                f"{purpose} needs a transactions table, but the input is a "
+                f"customer-level customers table (no purchase events); set "
+                f"data.transactions.path, or use label.kind 'column' with the "
+                f"customer-level training"
+            )
+        return self.transactions
+
     def customers_frame(self):
         """The customers table as pandas, read from DuckDB once per job."""
         if self._customers_frame is None and self.customers is not None:
@@ -51,9 +85,16 @@ class Tables:
         return self._customers_frame
 
     def day_range(self) -> tuple[int, int]:
-        """First and last ``event_day`` of the transactions."""
+        """First and last ``event_day`` of the transactions.
+
+        Raises
+        ------
+        InputValidationError
+            For a customer-level input, which has no transactions.
+        """
+        transactions = self.require_transactions("the range of purchase dates")
         first, last = self.con.execute(
-            f"SELECT min(event_day), max(event_day) FROM {self.transactions.relation.alias}"
+            f"SELECT min(event_day), max(event_day) FROM {transactions.relation.alias}"
         ).fetchall()[0]
         return int(first), int(last)
 
@@ -71,7 +112,8 @@ class Tables:
         """Rows, customers, date range and a content hash of each table.
 
         The content hash is order-independent: the same rows in another order
-        give the same hash.
+        give the same hash. Tables without event days (customers) have no
+        date range; a table filtered by ``where`` also gives the rows left out.
         """
         prints: dict[str, object] = {}
         for name, table in self.present().items():
@@ -87,6 +129,8 @@ class Tables:
                 str(content).encode()
             ).hexdigest()[:16]
             prints[f"{name}.source"] = table.source
+            if table.n_rows_filtered_out:
+                prints[f"{name}.rows_filtered_out"] = table.n_rows_filtered_out
             if "event_day" in table.columns:
                 first, last = self.con.execute(
                     f"SELECT min(event_day), max(event_day) FROM {alias}"
@@ -108,7 +152,7 @@ class Tables:
 def load_tables(
     con, sources: dict[str, TableSource], *, today: dt.date | None = None
 ) -> Tables:
-    """Load every given table; transactions must be among them.
+    """Load every given table; transactions, or a customers table, must be given.
 
     Parameters
     ----------
@@ -121,17 +165,38 @@ def load_tables(
     Returns
     -------
     Tables
+        ``customer_level`` is True when customers came without transactions.
+
+    Raises
+    ------
+    InputValidationError
+        When neither transactions nor customers are given, or the main table
+        (transactions, else customers) is empty.
+
+    Notes
+    -----
+    An empty optional table is logged and left out, as if not given.
     """
-    if "transactions" not in sources:
+    if "transactions" in sources:
+        main = "transactions"
+    elif "customers" in sources:
+        main = "customers"
+    else:
         raise InputValidationError(
-            "no transactions table given; set data.transactions.path"
+            "no transactions table given; set data.transactions.path (or give "
+            "only data.customers.path for a customer-level table with a label "
+            "column)"
+        )
+    if main == "customers":
+        logger.info(
+            "No transactions table: the customers table is a customer-level input"
         )
     loaded = {}
     for name, source in sources.items():
         try:
             loaded[name] = load_table(con, source, today=today)
         except EmptyTableError as exc:
-            if name == "transactions":
+            if name == main:
                 raise
             # an empty optional table is as if it were not given
             logger.warning("%s; going on without the %s table", exc, name)
