@@ -88,6 +88,8 @@ def test_figures_match_a_hand_computation():
     assert figures["segment_ari"] == pytest.approx(1.0)
     # best offers: cheap, cheap, dear, dear; selected chose cheap, dear, dear
     assert figures["best_offer_share"] == pytest.approx(2 / 3)
+    # one offer for all: cheap is best for two of the three selected
+    assert figures["best_offer_share_one_offer"] == pytest.approx(2 / 3)
     # true expected responses of the selection: 0.5 + 0.2 + 0.9
     assert figures["true_expected_responses_selected"] == pytest.approx(1.6)
 

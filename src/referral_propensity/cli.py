@@ -146,7 +146,10 @@ def _load(config_path: Path, output_dir: Path | None, tables: dict[str, Path | N
     overrides: dict[str, object] = {}
     given = {name: path for name, path in tables.items() if path is not None}
     if given and "transactions" not in given:
-        source = load_config(config_path).data.source
+        data = load_config(config_path).data
+        source = data.source
+        if data.customer_level and set(given) == {"customers"}:
+            source = "files"  # a customer-level table replaced by the user's file
         if source != "files":
             options = ", ".join(f"--{name}" for name in given)
             raise InputValidationError(
@@ -300,6 +303,8 @@ def run(
         cfg, tables = _open(
             config, output_dir, transactions, customers, engagement, offers
         )
+        if with_truth:
+            pipeline.check_truth_available(cfg)
         test_day = day - dt.timedelta(days=cfg.label.horizon_days) if day else None
         try:
             training = pipeline.run_training(cfg, tables, as_of=test_day)
@@ -454,7 +459,6 @@ def segments(
 
         from referral_propensity import pipeline
         from referral_propensity.io.write import write_frame
-        from referral_propensity.segments import Segmenter
 
         cfg, tables = _open(
             config, output_dir, transactions, customers, engagement, offers
@@ -462,21 +466,11 @@ def segments(
         when = pipeline.scoring_as_of(cfg, tables, day)
         frame = pipeline.marked_features(cfg, tables, when).frame
         inactive = frame[frame["is_inactive"]].reset_index(drop=True)
-        settings = pipeline.training_settings(cfg, when).segments
-        profile = (
-            Segmenter(
-                **settings,
-                random_state=cfg.seed,
-                recently_lapsed_days=2 * cfg.inactivity.no_purchase_days,
-            )
-            .fit(inactive)
-            .profile_
-        )
+        profile = pipeline.fit_segments(cfg, tables, inactive).profile_
         write_frame(profile, Path(cfg.output_dir) / f"segments_{when}.csv")
 
-        table = Table(
-            title=f"Segments of {len(inactive)} inactive customers as of {when} (medians)"
-        )
+        who = "customers" if tables.customer_level else "inactive customers"
+        table = Table(title=f"Segments of {len(inactive)} {who} as of {when} (medians)")
         for column in profile.columns:
             is_name = column == "segment_name"
             table.add_column(

@@ -118,6 +118,9 @@ class SegmentConfig(_Strict):
     k_max: int = Field(7, ge=2)
     criterion: Literal["silhouette", "bic"] = "silhouette"
     features: list[str] | None = None
+    # customer attributes clustered on beside the features (text ones one-hot);
+    # segment names mention those a segment stands out on
+    attributes: list[str] | None = None
     order_by: str = "spend_total"
     max_fit_rows: int = Field(50_000, ge=100)
 

@@ -23,6 +23,7 @@ from referral_propensity.customer_level.job import (
     customer_table_features,
     train_customer_table,
 )
+from referral_propensity.customer_level.train import fit_customer_segmenter
 from referral_propensity.datasets import cdnow_source
 from referral_propensity.datasets.bundled import bundled_path
 from referral_propensity.engine import connect
@@ -40,6 +41,7 @@ from referral_propensity.plots import (
     plot_segment_profile,
 )
 from referral_propensity.score import score_customers
+from referral_propensity.segments import Segmenter
 from referral_propensity.selection import offers_from_config, selection_summary
 from referral_propensity.train import (
     TrainingResult,
@@ -223,6 +225,7 @@ def training_settings(config: Config, as_of: dt.date) -> TrainingSettings:
             "features": segments.features,
             "order_by": segments.order_by,
             "max_fit_rows": segments.max_fit_rows,
+            "attributes": segments.attributes,
         },
         extra_test_as_of=tuple(config.training.extra_test_as_of),
         seed=config.seed,
@@ -264,6 +267,21 @@ def marked_features(
         ),
     )
     return features
+
+
+def fit_segments(config: Config, tables: Tables, inactive: pd.DataFrame):
+    """Segments of the inactive customers, with the settings training uses."""
+    settings = training_settings(config, dt.date(1970, 1, 1)).segments
+    if tables.customer_level:
+        columns = [
+            c for c in inactive.columns if c not in ("customer_id", "is_inactive")
+        ]
+        return fit_customer_segmenter(inactive, None, columns, settings, config.seed)
+    return Segmenter(
+        **settings,
+        random_state=config.seed,
+        recently_lapsed_days=2 * config.inactivity.no_purchase_days,
+    ).fit(inactive)
 
 
 def code_version() -> str:
@@ -518,6 +536,16 @@ def run_scoring(
     )
 
 
+def check_truth_available(config: Config) -> None:
+    """Refuse --with-truth unless the data are the synthetic shop's offers."""
+    if config.data.source != "synthetic" or config.label.kind != "offer_response":
+        raise InputValidationError(
+            "--with-truth needs data.source 'synthetic' and label.kind "
+            f"'offer_response' (this config has {config.data.source!r} and "
+            f"{config.label.kind!r}): only the generated shop has a known truth"
+        )
+
+
 def measure_truth(
     config: Config,
     tables: Tables,
@@ -539,12 +567,7 @@ def measure_truth(
     from referral_propensity.selection import offers_from_config
     from referral_propensity.truth import measure_against_truth
 
-    if config.data.source != "synthetic" or config.label.kind != "offer_response":
-        raise InputValidationError(
-            "--with-truth needs data.source 'synthetic' and label.kind "
-            f"'offer_response' (this config has {config.data.source!r} and "
-            f"{config.label.kind!r}): only the generated shop has a known truth"
-        )
+    check_truth_available(config)
     features = scoring.features
     value = pd.Series(
         predicted_spend(features), index=features["customer_id"].astype(str)

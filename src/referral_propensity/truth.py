@@ -58,7 +58,8 @@ def measure_against_truth(
         held-out offers), ``segment_ari`` (adjusted Rand index of the scored
         customers' segments against their latent segments),
         ``best_offer_share`` (selected customers given the offer with the
-        highest true expected value among those they may get) and
+        highest true expected value among those they may get; beside it
+        ``best_offer_share_one_offer``, what one offer for all would score) and
         ``selection_gain_vs_random`` (true expected responses of the selection
         over those of a random selection under the same budget), with the
         figures behind them.
@@ -88,6 +89,12 @@ def measure_against_truth(
     n_selected = int(selected.sum())
     figures["best_offer_share"] = (
         float(np.mean(best[selected] == chosen[selected])) if n_selected else np.nan
+    )
+    # what giving every selected customer the same, most often best, offer scores
+    figures["best_offer_share_one_offer"] = (
+        float(pd.Series(best[selected]).value_counts(normalize=True).iloc[0])
+        if n_selected
+        else np.nan
     )
 
     position = {name: i for i, name in enumerate(names)}

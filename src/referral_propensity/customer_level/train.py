@@ -16,8 +16,6 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from referral_propensity.customer_level.features import CustomerFeatureTable
@@ -25,7 +23,7 @@ from referral_propensity.errors import InputValidationError
 from referral_propensity.evaluate import evaluate_with_baselines, gains_table
 from referral_propensity.model import PropensityModel
 from referral_propensity.segments import DEFAULT_FEATURES, Segmenter
-from referral_propensity.train import TrainingResult
+from referral_propensity.train import TrainingResult, fit_calibrator
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +188,9 @@ def train_customer_level(
     )
     final_frame = frame[final].reset_index(drop=True)
     model = _fit_model(final_frame, y[final], feature_columns, categories, settings)
-    segmenter = _fit_segmenter(final_frame, y[final], feature_columns, segments, seed)
+    segmenter = fit_customer_segmenter(
+        final_frame, y[final], feature_columns, segments, seed
+    )
     model.segmenter = segmenter
     model.settings = _model_settings(table, cv_folds, segmenter)
 
@@ -337,29 +337,26 @@ def _fit_model(rows, y, feature_columns, categories, settings) -> PropensityMode
             f"LightGBM refused the settings in training.lightgbm: {exc}"
         ) from exc
     raw = model.raw_score(rows.iloc[valid_idx])
-    model.calibrator = _fit_calibrator(raw, y[valid_idx], settings["calibration"])
+    model.calibrator = fit_calibrator(raw, y[valid_idx], settings["calibration"])
     return model
-
-
-def _fit_calibrator(raw: np.ndarray, y: np.ndarray, method: str):
-    # Limitation: the calibrator fits on the split that also chose the number
-    # of rounds, so its probabilities may be slightly optimistic.
-    if method == "sigmoid":
-        return LogisticRegression(C=1e6).fit(np.asarray(raw).reshape(-1, 1), y)
-    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y)
 
 
 def _best_iteration(booster: lgb.Booster) -> int:
     return booster.best_iteration or booster.current_iteration()
 
 
-def _fit_segmenter(frame, y, feature_columns, segments, seed) -> Segmenter:
+def fit_customer_segmenter(frame, y, feature_columns, segments, seed) -> Segmenter:
+    """Segments of a customer-level table.
+
+    Every column outside the behaviour features is an attribute unless
+    ``segments`` names the attributes.
+    """
     options = dict(segments or {})
     if options.get("attributes") is None:
         behaviour = set(options.get("features") or DEFAULT_FEATURES)
         options["attributes"] = [c for c in feature_columns if c not in behaviour]
     return Segmenter(**options, random_state=seed, population="customers").fit(
-        frame, pd.Series(y)
+        frame, None if y is None else pd.Series(y)
     )
 
 
