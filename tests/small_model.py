@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lightgbm as lgb
+import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
@@ -46,3 +47,36 @@ def fit_small_model(
     raw = model.raw_score(train).reshape(-1, 1)
     model.calibrator = LogisticRegression(C=1e6).fit(raw, train["label"])
     return model
+
+
+def seeded_customers(
+    seed: int,
+    n: int,
+    *,
+    prefix: str,
+    intercept: float,
+    recency_scale: float,
+    order_weight: float,
+) -> pd.DataFrame:
+    """Seeded inactive customers whose label depends on recency and orders.
+
+    The label is drawn with log-odds
+    ``intercept - recency_days / recency_scale + order_weight * n_orders``.
+    """
+    rng = np.random.default_rng(seed)
+    recency = rng.integers(91, 900, n).astype("float64")
+    orders = rng.integers(1, 10, n)
+    spend = np.exp(rng.normal(np.log(80), 0.6, n)) * orders
+    logit = intercept - recency / recency_scale + order_weight * orders
+    label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int64")
+    return pd.DataFrame(
+        {
+            "customer_id": [f"{prefix}{i:03d}" for i in range(n)],
+            "recency_days": recency,
+            "n_orders": orders,
+            "spend_total": spend.round(2),
+            "spend_mean": (spend / orders).round(2),
+            "is_inactive": True,
+            "label": label,
+        }
+    )

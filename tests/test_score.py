@@ -12,7 +12,7 @@ from referral_propensity.errors import InputValidationError
 from referral_propensity.io.write import write_scores
 from referral_propensity.score import SCORE_COLUMNS, predicted_spend, score_customers
 from referral_propensity.selection import Offer
-from small_model import fit_small_model
+from small_model import fit_small_model, seeded_customers
 
 FEATURE_COLUMNS = ["recency_days", "n_orders", "spend_total", "spend_mean"]
 # spend_mean is left out of the segments so a test can set it freely
@@ -22,23 +22,8 @@ ONE_OFFER = (Offer("points", cost=0.5, value=1000.0),)
 
 
 def _synthetic_customers(seed: int, n: int = 300) -> pd.DataFrame:
-    """Seeded inactive customers whose label depends on recency and orders."""
-    rng = np.random.default_rng(seed)
-    recency = rng.integers(91, 900, n).astype("float64")
-    orders = rng.integers(1, 10, n)
-    spend = np.exp(rng.normal(np.log(80), 0.6, n)) * orders
-    logit = 1.0 - recency / 300 + 0.2 * orders
-    label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int64")
-    return pd.DataFrame(
-        {
-            "customer_id": [f"T{i:03d}" for i in range(n)],
-            "recency_days": recency,
-            "n_orders": orders,
-            "spend_total": spend.round(2),
-            "spend_mean": (spend / orders).round(2),
-            "is_inactive": True,
-            "label": label,
-        }
+    return seeded_customers(
+        seed, n, prefix="T", intercept=1.0, recency_scale=300, order_weight=0.2
     )
 
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from referral_propensity import tracking
 from referral_propensity.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, app
 from referral_propensity.errors import InputValidationError, ModelNotFoundError
-from small_model import fit_small_model
+from small_model import fit_small_model, seeded_customers
 
 EXPERIMENT = "champion-tests"
 FEATURE_COLUMNS = ["recency_days", "n_orders", "spend_total", "spend_mean"]
@@ -28,23 +28,8 @@ SEGMENT_FEATURES = ["recency_days", "n_orders", "spend_total"]
 
 
 def _customers(seed: int, n: int = 400) -> pd.DataFrame:
-    """Seeded customers whose label depends strongly on recency and orders."""
-    rng = np.random.default_rng(seed)
-    recency = rng.integers(91, 900, n).astype("float64")
-    orders = rng.integers(1, 10, n)
-    spend = np.exp(rng.normal(np.log(80), 0.6, n)) * orders
-    logit = 2.0 - recency / 150 + 0.4 * orders
-    label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int64")
-    return pd.DataFrame(
-        {
-            "customer_id": [f"C{seed}-{i:03d}" for i in range(n)],
-            "recency_days": recency,
-            "n_orders": orders,
-            "spend_total": spend.round(2),
-            "spend_mean": (spend / orders).round(2),
-            "is_inactive": True,
-            "label": label,
-        }
+    return seeded_customers(
+        seed, n, prefix=f"C{seed}-", intercept=2.0, recency_scale=150, order_weight=0.4
     )
 
 

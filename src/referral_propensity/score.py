@@ -13,6 +13,7 @@ import pandas as pd
 from referral_propensity.errors import InputValidationError
 from referral_propensity.model import PropensityModel
 from referral_propensity.selection import (
+    CHOSEN_COLUMNS,
     Offer,
     choose_best_offers,
     offers_from_config,
@@ -22,18 +23,7 @@ from referral_propensity.selection import (
 logger = logging.getLogger(__name__)
 
 #: columns of the scores file, in order
-SCORE_COLUMNS = (
-    "customer_id",
-    "segment_id",
-    "segment_name",
-    "offer",
-    "propensity",
-    "cost",
-    "expected_value",
-    "selected",
-    "reason",
-    "rank",
-)
+SCORE_COLUMNS = (*CHOSEN_COLUMNS, "selected", "reason", "rank")
 
 # "str" is pandas' text dtype (object before pandas 3), as in a non-empty table
 _EMPTY_DTYPES = {
