@@ -120,8 +120,14 @@ def test_run_leaves_training_and_scoring_runs_and_a_champion(finished_run):
     client = MlflowClient(tracking_uri=store, registry_uri=store)
 
     runs = mlflow.search_runs(experiment_names=["small"])
-    assert sorted(runs["tags.stage"]) == ["score", "train"]
+    # one parent run of the job, its three steps as children
+    assert sorted(runs["tags.stage"]) == ["job", "score", "segments", "train"]
     assert set(runs["status"]) == {"FINISHED"}
+    parent = runs[runs["tags.stage"] == "job"].iloc[0]
+    assert parent["tags.command"] == "run"
+    children = runs[runs["tags.stage"] != "job"]
+    assert (children["tags.mlflow.parentRunId"] == parent["run_id"]).all()
+    assert parent["tags.mlflow.runName"].startswith("run small as_of=default data=")
     train = runs[runs["tags.stage"] == "train"].iloc[0]
     for metric in (
         "roc_auc",
@@ -293,10 +299,14 @@ def test_bad_transactions_stop_training_before_any_model(tmp_path, content, mess
     assert message in result.output
     mlflow.set_tracking_uri(store)
     experiment = mlflow.get_experiment_by_name("bad")
-    finished = (
-        [] if experiment is None else mlflow.search_runs([experiment.experiment_id])
+    runs = (
+        pd.DataFrame({"status": [], "tags.stage": []})
+        if experiment is None
+        else mlflow.search_runs([experiment.experiment_id])
     )
-    assert len(finished) == 0
+    # at most the job's parent run, marked FAILED; no training run
+    assert set(runs["tags.stage"]) <= {"job"}
+    assert set(runs["status"]) <= {"FAILED"}
     assert (
         MlflowClient(tracking_uri=store, registry_uri=store).search_registered_models()
         == []

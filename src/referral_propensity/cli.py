@@ -1,12 +1,15 @@
 """The ``referral-propensity`` command: one sub-command per stage, plus ``run``.
 
 Exit codes: 0 success; 1 unexpected error; 2 wrong command-line usage; 3 bad
-input data or config; 4 model not found; 5 an output could not be written.
+input data or config; 4 model not found; 5 an output could not be written;
+143 stopped by SIGTERM (128 + the signal number).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import json
 import logging
 import os
 import signal
@@ -28,6 +31,14 @@ from referral_propensity.errors import (
 EXIT_BAD_INPUT = 3
 EXIT_NO_MODEL = 4
 EXIT_WRITE_FAILED = 5
+EXIT_USAGE = 2
+EXIT_SIGTERM = 128 + signal.SIGTERM
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success, 1 unexpected error, 2 wrong command-line usage, "
+    "3 bad input data or config, 4 model not found, 5 an output could not be "
+    "written, 143 stopped by SIGTERM."
+)
 
 logger = logging.getLogger("referral_propensity")
 
@@ -37,6 +48,7 @@ app = typer.Typer(
         "Rank inactive customers for a referral offer: features, segments, "
         "a calibrated LightGBM propensity model, batch scores, tracked in MLflow."
     ),
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -90,26 +102,97 @@ ModelOption = Annotated[
     ),
 ]
 
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Check the config, the tables and the dates (for score also the "
+        "model) and print what would happen: dates, tables and row counts, "
+        "model, output files. Trains nothing, logs no MLflow run, writes no file.",
+    ),
+]
+
 DEFAULT_CONFIG = Path("configs/default.yaml")
+
+
+# the signal that stopped this command, if one did
+_stopped_by: int | None = None
 
 
 def _stop_on_sigterm(signum, frame) -> None:
     # unwind like Ctrl+C: temporary files are removed and MLflow runs end FAILED
+    global _stopped_by
+    _stopped_by = signum
     logger.error("stopped by signal %d; outputs of this run were not replaced", signum)
     raise SystemExit(128 + signum)
 
 
+class LogFormat(enum.StrEnum):
+    """How log lines on stderr look."""
+
+    text = "text"
+    json = "json"
+
+
+# attributes every log record has; anything else came in through ``extra``
+_RECORD_ATTRIBUTES = frozenset(
+    vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None))
+) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ts, level, logger, message, extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        created = dt.datetime.fromtimestamp(record.created, dt.UTC)
+        entry = {
+            "ts": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
+                entry.setdefault(key, value)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+# --quiet and --log-format, given before the command; set by main() on every call
+_output = {"quiet": False, "log_format": LogFormat.text}
+
+
 def _setup(verbose: bool) -> None:
+    """Configure logging and progress for one command.
+
+    Text logs on a terminal (rich, with progress bars), plain text lines
+    otherwise (progress as log lines), or JSON lines with --log-format json;
+    all on stderr. --quiet keeps warnings and errors only, and no progress.
+    """
+    global _stopped_by
+    _stopped_by = None
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    interactive = sys.stderr.isatty()
+    quiet, log_format = _output["quiet"], _output["log_format"]
+    if quiet and verbose:
+        raise typer.BadParameter(
+            "--verbose asks for more log lines and --quiet for fewer; give one"
+        )
+    interactive = sys.stderr.isatty() and log_format == LogFormat.text
     level = logging.DEBUG if verbose else logging.INFO
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    if interactive:
+    console = None
+    if log_format == LogFormat.json:
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+    elif interactive:
+        from rich.console import Console
         from rich.logging import RichHandler
 
-        handler: logging.Handler = RichHandler(show_path=False, rich_tracebacks=False)
+        console = Console(stderr=True)
+        handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
         handler.setFormatter(logging.Formatter("%(message)s", datefmt="%H:%M:%S"))
     else:
         handler = logging.StreamHandler(sys.stderr)
@@ -118,7 +201,9 @@ def _setup(verbose: bool) -> None:
         )
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
-    logging.getLogger("referral_propensity").setLevel(level)
+    logging.getLogger("referral_propensity").setLevel(
+        logging.WARNING if quiet else level
+    )
     for noisy in ("mlflow", "alembic", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -126,7 +211,10 @@ def _setup(verbose: bool) -> None:
     warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
     warnings.filterwarnings("ignore", message=r".*type hints to the `predict` method")
     warnings.filterwarnings("ignore", category=FutureWarning)
-    progress.enable(interactive)
+    if quiet:
+        progress.configure("off")
+    else:
+        progress.configure("bar" if interactive else "log", console=console)
 
 
 def _parse_date(value: str | None, option: str = "--as-of") -> dt.date | None:
@@ -189,7 +277,69 @@ def _open(config_path, output_dir, transactions, customers, engagement, offers):
     return cfg, pipeline.load_job_tables(cfg)
 
 
+def _paths(transactions, customers, engagement, offers) -> dict[str, Path | None]:
+    return dict(
+        transactions=transactions,
+        customers=customers,
+        engagement=engagement,
+        offers=offers,
+    )
+
+
+def _dry_run(
+    command: str,
+    config_path: Path,
+    output_dir: Path | None,
+    table_paths: dict[str, Path | None],
+    *,
+    day: dt.date | None,
+    model_uri: str | None = None,
+    with_truth: bool = False,
+) -> None:
+    """Check what ``command`` would check first, print its plan, change nothing."""
+    from referral_propensity import dry_run, pipeline
+
+    cfg = _load(config_path, output_dir, table_paths)
+    dry_run.check_output_folder(Path(cfg.output_dir))
+    tables = pipeline.load_job_tables(cfg)
+    if with_truth:
+        pipeline.check_truth_available(cfg)
+
+    lines = dry_run.plan_inputs(cfg, tables)
+    if command in ("run", "train"):
+        shift = dt.timedelta(days=cfg.label.horizon_days)
+        test_day = day - shift if command == "run" and day else day
+        try:
+            lines += dry_run.plan_training(cfg, tables, as_of=test_day)
+        except InputValidationError as exc:
+            if command != "run" or day is None:
+                raise
+            raise InputValidationError(
+                f"{exc} (run --as-of {day} scores as of that day and tests the model "
+                f"on the snapshot {test_day}, as_of minus label.horizon_days)"
+            ) from exc
+    if command in ("run", "score"):
+        lines += dry_run.plan_scoring(
+            cfg,
+            tables,
+            as_of=day,
+            model_uri=model_uri,
+            after_training=command == "run",
+        )
+
+    typer.echo(
+        f"Dry run of {command} with {config_path}: nothing was trained, logged "
+        "or written"
+    )
+    for label, text in lines:
+        typer.echo(f"  {label}: {text}")
+
+
 def _fail(exc: BaseException, *, resume: str | None = None) -> None:
+    if _stopped_by is not None:
+        # the signal's exit surfaced as another error: DuckDB, for one, turns
+        # it into "Query interrupted"
+        raise SystemExit(128 + _stopped_by) from exc
     if isinstance(exc, InputValidationError):
         code, kind = EXIT_BAD_INPUT, "bad input"
     elif isinstance(exc, ModelNotFoundError):
@@ -234,8 +384,28 @@ def main(
             help="Print the version and exit.",
         ),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Log only warnings and errors, show no progress; the result "
+            "line is still printed. Give it before the command.",
+        ),
+    ] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            help="Log lines on stderr: text, or json (one object per line with "
+            "ts, level, logger, message and any extra fields; no colours). "
+            "Give it before the command.",
+            case_sensitive=False,
+        ),
+    ] = LogFormat.text,
 ) -> None:
     """Rank inactive customers for a referral offer, tracked in MLflow."""
+    _output.update(quiet=quiet, log_format=log_format)
 
 
 def _describe_metrics(m: dict) -> str:
@@ -269,7 +439,7 @@ def _echo_selection(scoring) -> None:
     )
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def run(
     config: ConfigOption = DEFAULT_CONFIG,
     as_of: AsOfOption = None,
@@ -287,6 +457,7 @@ def run(
             "selection_gain_vs_random.",
         ),
     ] = False,
+    dry_run: DryRunOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Train, register and score: the whole job.
@@ -300,46 +471,56 @@ def run(
     def job():
         from referral_propensity import pipeline
 
+        if dry_run:
+            return _dry_run(
+                "run",
+                config,
+                output_dir,
+                _paths(transactions, customers, engagement, offers),
+                day=day,
+                with_truth=with_truth,
+            )
         cfg, tables = _open(
             config, output_dir, transactions, customers, engagement, offers
         )
         if with_truth:
             pipeline.check_truth_available(cfg)
-        test_day = day - dt.timedelta(days=cfg.label.horizon_days) if day else None
-        try:
-            training = pipeline.run_training(cfg, tables, as_of=test_day)
-        except InputValidationError as exc:
-            if day is None:
-                raise
-            raise InputValidationError(
-                f"{exc} (run --as-of {day} scores as of that day and tests the model "
-                f"on the snapshot {test_day}, as_of minus label.horizon_days)"
-            ) from exc
-        resume = f"referral-propensity score --config {config}"
-        scoring = _guard(
-            lambda: pipeline.run_scoring(cfg, tables, as_of=day), resume=resume
-        )
-        m = training.result.metrics
-        typer.echo(
-            f"Trained model version {training.logged.version} "
-            f"({'champion' if training.logged.promoted else 'challenger'}): "
-            f"{_describe_metrics(m)}"
-        )
-        _echo_selection(scoring)
-        if with_truth:
-            t = pipeline.measure_truth(cfg, tables, training, scoring)
-            typer.echo(
-                f"Against the truth: ROC AUC {t['roc_auc_on_truth_rows']:.3f} vs oracle "
-                f"{t['oracle_roc_auc']:.3f}, segment ARI {t['segment_ari']:.2f}, best "
-                f"offer for {t['best_offer_share']:.0%} of the selected, "
-                f"{t['selection_gain_vs_random']:.1f}x the true expected responses of "
-                "a random selection"
+        with pipeline.job_run(cfg, tables, command="run", as_of=day):
+            test_day = day - dt.timedelta(days=cfg.label.horizon_days) if day else None
+            try:
+                training = pipeline.run_training(cfg, tables, as_of=test_day)
+            except InputValidationError as exc:
+                if day is None:
+                    raise
+                raise InputValidationError(
+                    f"{exc} (run --as-of {day} scores as of that day and tests the model "
+                    f"on the snapshot {test_day}, as_of minus label.horizon_days)"
+                ) from exc
+            resume = f"referral-propensity score --config {config}"
+            scoring = _guard(
+                lambda: pipeline.run_scoring(cfg, tables, as_of=day), resume=resume
             )
+            m = training.result.metrics
+            typer.echo(
+                f"Trained model version {training.logged.version} "
+                f"({'champion' if training.logged.promoted else 'challenger'}): "
+                f"{_describe_metrics(m)}"
+            )
+            _echo_selection(scoring)
+            if with_truth:
+                t = pipeline.measure_truth(cfg, tables, training, scoring)
+                typer.echo(
+                    f"Against the truth: ROC AUC {t['roc_auc_on_truth_rows']:.3f} vs oracle "
+                    f"{t['oracle_roc_auc']:.3f}, segment ARI {t['segment_ari']:.2f}, best "
+                    f"offer for {t['best_offer_share']:.0%} of the selected, "
+                    f"{t['selection_gain_vs_random']:.1f}x the true expected responses of "
+                    "a random selection"
+                )
 
     _guard(job)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def train(
     config: ConfigOption = DEFAULT_CONFIG,
     as_of: AsOfOption = None,
@@ -348,6 +529,7 @@ def train(
     customers: CustomersOption = None,
     engagement: EngagementOption = None,
     offers: OffersOption = None,
+    dry_run: DryRunOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Train and register a model; --as-of is the held-out test snapshot."""
@@ -357,10 +539,19 @@ def train(
     def job():
         from referral_propensity import pipeline
 
+        if dry_run:
+            return _dry_run(
+                "train",
+                config,
+                output_dir,
+                _paths(transactions, customers, engagement, offers),
+                day=day,
+            )
         cfg, tables = _open(
             config, output_dir, transactions, customers, engagement, offers
         )
-        outcome = pipeline.run_training(cfg, tables, as_of=day)
+        with pipeline.job_run(cfg, tables, command="train", as_of=day):
+            outcome = pipeline.run_training(cfg, tables, as_of=day)
         m = outcome.result.metrics
         typer.echo(
             f"Model version {outcome.logged.version} "
@@ -372,7 +563,7 @@ def train(
     _guard(job)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def score(
     config: ConfigOption = DEFAULT_CONFIG,
     as_of: AsOfOption = None,
@@ -382,6 +573,7 @@ def score(
     customers: CustomersOption = None,
     engagement: EngagementOption = None,
     offers: OffersOption = None,
+    dry_run: DryRunOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Score inactive customers with the champion and write scores.parquet and scores.csv."""
@@ -391,6 +583,15 @@ def score(
     def job():
         from referral_propensity import pipeline
 
+        if dry_run:
+            return _dry_run(
+                "score",
+                config,
+                output_dir,
+                _paths(transactions, customers, engagement, offers),
+                day=day,
+                model_uri=model_uri,
+            )
         cfg, tables = _open(
             config, output_dir, transactions, customers, engagement, offers
         )
@@ -400,7 +601,7 @@ def score(
     _guard(job)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def features(
     config: ConfigOption = DEFAULT_CONFIG,
     as_of: AsOfOption = None,
@@ -438,7 +639,7 @@ def features(
     _guard(job)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def segments(
     config: ConfigOption = DEFAULT_CONFIG,
     as_of: AsOfOption = None,
@@ -487,7 +688,101 @@ def segments(
     _guard(job)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
+def explain(
+    customer_id: Annotated[
+        str,
+        typer.Option(
+            "--customer-id",
+            help="The customer to explain: an inactive one, as in the scores file.",
+            show_default=False,
+        ),
+    ],
+    config: ConfigOption = DEFAULT_CONFIG,
+    as_of: AsOfOption = None,
+    model_uri: ModelOption = None,
+    offer: Annotated[
+        str | None,
+        typer.Option(
+            "--offer",
+            help="Offer type to explain, for a model trained on offer responses. "
+            "Default: the offer scoring would choose for the customer.",
+            show_default=False,
+        ),
+    ] = None,
+    top: Annotated[
+        int,
+        typer.Option("--top", min=1, help="Features listed each way, up and down."),
+    ] = 5,
+    transactions: TransactionsOption = None,
+    customers: CustomersOption = None,
+    engagement: EngagementOption = None,
+    offers: OffersOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Explain one customer's score: segment, propensity, offer, top features."""
+    _setup(verbose)
+    day = _parse_date(as_of)
+
+    def job():
+        from referral_propensity import pipeline, tracking
+        from referral_propensity.explain import explain_customer
+
+        cfg = _load(config, None, _paths(transactions, customers, engagement, offers))
+        tables = pipeline.load_job_tables(cfg)
+        when = pipeline.scoring_as_of(cfg, tables, day)
+        uri = model_uri or f"models:/{cfg.model_name}@{tracking.CHAMPION}"
+        loaded = tracking.load_model(uri)
+        frame = pipeline.marked_features(
+            cfg, tables, when, model_settings=loaded.model.settings
+        ).frame
+        explanation = explain_customer(
+            loaded.model,
+            frame,
+            customer_id,
+            offer=offer,
+            catalog=cfg.scoring.catalog,
+            top=top,
+        )
+        _echo_explanation(explanation, as_of=when, loaded=loaded)
+
+    _guard(job)
+
+
+def _echo_explanation(explanation, *, as_of: dt.date, loaded) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from referral_propensity.explain import format_value
+
+    e = explanation
+    features_total = e.raw_score - e.bias
+    typer.echo(
+        f"Customer {e.customer_id} as of {as_of}, model {loaded.uri} "
+        f"(version {loaded.version or '?'})"
+    )
+    typer.echo(f"Segment {e.segment_id}: {e.segment_name}")
+    typer.echo(
+        f"Offer {e.offer or 'none'}: propensity {e.propensity:.4f} (raw score "
+        f"{e.raw_score:+.3f} = bias {e.bias:+.3f} + features {features_total:+.3f})"
+    )
+    table = Table(title="Top contributions to the raw score (log-odds)")
+    table.add_column("direction")
+    table.add_column("feature", no_wrap=True)
+    table.add_column("value", justify="right")
+    table.add_column("contribution", justify="right")
+    for direction, rows in (("up", e.pushed_up), ("down", e.pushed_down)):
+        for row in rows.itertuples(index=False):
+            table.add_row(
+                direction,
+                row.feature,
+                format_value(row.value),
+                f"{row.contribution:+.3f}",
+            )
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
 def ui(
     config: ConfigOption = DEFAULT_CONFIG,
     port: Annotated[
@@ -559,7 +854,7 @@ ModelNameOption = Annotated[
 ]
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def promote(
     version: Annotated[
         str,
@@ -594,7 +889,7 @@ def promote(
     _guard(job)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def rollback(
     reason: ReasonOption,
     config: ConfigOption = DEFAULT_CONFIG,
@@ -616,6 +911,64 @@ def rollback(
         typer.echo(
             f"{change.model_name} version {change.version} is champion again "
             f"(rolled back from {change.previous_champion}), run {change.run_id}"
+        )
+
+    _guard(job)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def report(
+    config: ConfigOption = DEFAULT_CONFIG,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id",
+            help="MLflow run to report on, a training or a scoring run. Default: "
+            "the latest finished one of the config's experiment.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            help="HTML file to write. Default: <output_dir>/report_<run_id>.html.",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Write one self-contained HTML report of a run and log it with the run.
+
+    A training run's report shows segments, gains and lift against the
+    baselines, calibration, feature importance and the score distribution; a
+    scoring run's adds the offers chosen and the budget curve to the charts
+    of its model's training run. The file is also logged as report.html.
+    """
+    _setup(verbose)
+
+    def job():
+        from referral_propensity import tracking
+        from referral_propensity.report import write_run_report
+
+        cfg = _load(config, None, {})
+        try:
+            outcome = write_run_report(
+                experiment_name=cfg.resolved_experiment_name,
+                output_dir=Path(cfg.output_dir),
+                run_id=run_id,
+                output=output,
+            )
+        except tracking.RunNotFoundError as exc:
+            logger.error("run not found: %s", exc)
+            raise typer.Exit(EXIT_NO_MODEL) from exc
+        lacking = (
+            f", {len(outcome.missing)} artifact(s) missing" if outcome.missing else ""
+        )
+        typer.echo(
+            f"Report of {'scoring' if outcome.stage == 'score' else 'training'} run "
+            f"{outcome.run_id}{lacking} -> {outcome.path} (logged as "
+            f"{outcome.artifact_path})"
         )
 
     _guard(job)

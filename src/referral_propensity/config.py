@@ -213,6 +213,9 @@ class ScoringConfig(_Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     # no offer to a customer who got one fewer than this many days ago
     cooldown_days: int = Field(0, ge=0)
+    # add reason_1..reason_3 to the scores: the features that raised each
+    # customer's score most
+    reasons: bool = False
 
     @model_validator(mode="after")
     def _distinct_offers(self) -> ScoringConfig:

@@ -6,10 +6,9 @@ and hand results from one stage to the next; they hold no state.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import functools
 import logging
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,22 +16,24 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from referral_propensity import __version__, tracking
-from referral_propensity.config import TABLE_NAMES, Config, TableConfig, flatten_config
+from referral_propensity import tracking
+from referral_propensity.config import Config
 from referral_propensity.customer_level.job import (
-    customer_table_features,
     train_customer_table,
 )
-from referral_propensity.customer_level.train import fit_customer_segmenter
-from referral_propensity.datasets import cdnow_source
-from referral_propensity.datasets.bundled import bundled_path
-from referral_propensity.engine import connect
 from referral_propensity.errors import InputValidationError
-from referral_propensity.features import FeatureTable, build_features
-from referral_propensity.features.rfm import BOUNDARY_RULE, ORDER_RULES
-from referral_propensity.inactivity import mark_inactive
-from referral_propensity.io.load import TableSource
-from referral_propensity.io.tables import Tables, from_day, load_tables, to_day
+from referral_propensity.inputs import (  # noqa: F401 (the stages' entry points)
+    check_catalog,
+    fit_segments,
+    load_job_tables,
+    marked_features,
+    scoring_as_of,
+    synthetic_shop,
+    table_sources,
+    test_as_of,
+    training_settings,
+)
+from referral_propensity.io.tables import Tables
 from referral_propensity.io.write import check_writable, write_scores
 from referral_propensity.plots import (
     plot_calibration,
@@ -40,290 +41,25 @@ from referral_propensity.plots import (
     plot_gains,
     plot_segment_profile,
 )
+from referral_propensity.run_records import job_params, job_tags
 from referral_propensity.score import score_customers
-from referral_propensity.segments import Segmenter
 from referral_propensity.selection import offers_from_config, selection_summary
+from referral_propensity.summaries import (
+    budget_curve,
+    calibration_table,
+    score_distribution,
+    segment_metric_values,
+    segment_metrics,
+)
 from referral_propensity.train import (
     TrainingResult,
-    TrainingSettings,
     train_propensity_model,
 )
 from referral_propensity.train_offers import (
-    latest_complete_offer_day,
     train_offer_model,
 )
 
 logger = logging.getLogger(__name__)
-
-
-def table_sources(config: Config) -> dict[str, TableSource]:
-    """Where each input table comes from, per the config."""
-    data = config.data
-    if data.source == "cdnow":
-        return {"transactions": cdnow_source()}
-    if data.source == "synthetic":
-        shop = synthetic_shop(config)
-        return {
-            name: TableSource(name=name, frame=getattr(shop, name))
-            for name in TABLE_NAMES
-        }
-    sources = {}
-    for name in TABLE_NAMES:
-        table: TableConfig | None = getattr(data, name)
-        if table is not None and table.path is not None:
-            path = (
-                bundled_path(str(table.path))
-                if data.source == "bundled"
-                else Path(table.path)
-            )
-            sources[name] = TableSource(
-                name=name,
-                path=path,
-                where=dict(table.where),
-                columns=dict(table.columns),
-                sep=table.sep,
-                decimal=table.decimal,
-                thousands=table.thousands,
-                date_format=table.date_format,
-                encoding=table.encoding,
-            )
-    return sources
-
-
-def synthetic_shop(config: Config):
-    """The generated shop of a synthetic config (made once per process)."""
-    settings = config.data.synthetic
-    return _generate_shop(
-        settings.n_customers, settings.start, settings.end, settings.seed
-    )
-
-
-@functools.lru_cache(maxsize=2)
-def _generate_shop(n_customers: int, start: dt.date, end: dt.date, seed: int):
-    from referral_propensity.datasets.synthetic import generate_shop
-
-    return generate_shop(n_customers=n_customers, start=start, end=end, seed=seed)
-
-
-def load_job_tables(config: Config, *, today: dt.date | None = None) -> Tables:
-    """Load and check every input table of the job."""
-    started = time.perf_counter()
-    tables = load_tables(connect(), table_sources(config), today=today)
-    if tables.offers is not None:
-        check_catalog(config, tables)
-        if config.label.kind == "reactivation":
-            logger.info(
-                "The offers table (%d rows) gives offer history features; the label "
-                "is reactivation (set label.kind to offer_response to learn from "
-                "responses)",
-                tables.offers.n_rows,
-            )
-    if tables.customer_level:
-        logger.info(
-            "Loaded a customer-level table of %d customers in %.1f s",
-            tables.customers.n_rows,
-            time.perf_counter() - started,
-        )
-        return tables
-    first, last = tables.day_range()
-    logger.info(
-        "Loaded %d table(s) (%s) with transactions from %s to %s in %.1f s",
-        len(tables.present()),
-        ", ".join(tables.present()),
-        from_day(first),
-        from_day(last),
-        time.perf_counter() - started,
-    )
-    return tables
-
-
-def check_catalog(config: Config, tables: Tables) -> None:
-    """Every offer type of the offers table must be in the catalog.
-
-    Raises
-    ------
-    InputValidationError
-        Naming the offer types missing from ``scoring.catalog``.
-    """
-    rows = tables.con.execute(
-        f"SELECT offer_type, count(*) FROM {tables.offers.relation.alias} "
-        "GROUP BY offer_type ORDER BY offer_type"
-    ).fetchall()
-    known = {offer.offer_type for offer in config.scoring.catalog}
-    missing = [(name, n) for name, n in rows if name not in known]
-    if missing:
-        shown = ", ".join(f"{name!r} ({n} rows)" for name, n in missing)
-        raise InputValidationError(
-            f"offers table: offer type(s) {shown} are not in scoring.catalog "
-            f"(which lists {', '.join(sorted(known))}); add them to the catalog with "
-            "their cost and value (an entry with segments: [] keeps a retired offer "
-            "out of new campaigns)"
-        )
-
-
-def scoring_as_of(
-    config: Config, tables: Tables, as_of: dt.date | None = None
-) -> dt.date:
-    """The scoring date: given, configured, or the day after the last transaction.
-
-    The default ignores rows dated after today, so one mistyped future date
-    cannot move it.
-    """
-    if as_of is not None:
-        return as_of
-    if config.scoring.as_of is not None:
-        return config.scoring.as_of
-    if tables.customer_level:
-        return customer_table_features(config, tables).as_of
-    today = to_day(dt.datetime.now(dt.UTC).date())
-    alias = tables.transactions.relation.alias
-    last = tables.con.execute(
-        f"SELECT max(event_day) FILTER (WHERE event_day <= {today}) FROM {alias}"
-    ).fetchall()[0][0]
-    return from_day((last if last is not None else tables.day_range()[1]) + 1)
-
-
-def test_as_of(config: Config, tables: Tables, as_of: dt.date | None = None) -> dt.date:
-    """The test snapshot: given, configured, or the scoring date minus the horizon.
-
-    For offer-response labels the default is the latest day offers were sent
-    whose responses are all known (the latest complete campaign).
-    """
-    if as_of is not None:
-        return as_of
-    if config.training.test_as_of is not None:
-        return config.training.test_as_of
-    if tables.customer_level:
-        return scoring_as_of(config, tables)
-    if config.label.kind == "offer_response":
-        return latest_complete_offer_day(tables, horizon_days=config.label.horizon_days)
-    return scoring_as_of(config, tables) - dt.timedelta(days=config.label.horizon_days)
-
-
-def training_settings(config: Config, as_of: dt.date) -> TrainingSettings:
-    """Plain training arguments from the config."""
-    segments = config.segments
-    return TrainingSettings(
-        test_as_of=as_of,
-        horizon_days=config.label.horizon_days,
-        n_snapshots=config.training.n_snapshots,
-        snapshot_step_days=config.training.snapshot_step_days,
-        windows_days=tuple(config.features.windows_days),
-        no_purchase_days=config.inactivity.no_purchase_days,
-        no_engagement_days=config.inactivity.no_engagement_days,
-        lapse_stage_edges_days=tuple(config.inactivity.lapse_stage_edges_days),
-        population=config.training.population,
-        calibration=config.training.calibration,
-        early_stopping_rounds=config.training.early_stopping_rounds,
-        early_stopping_metric=config.training.early_stopping_metric,
-        lightgbm=dict(config.training.lightgbm),
-        segments={
-            "method": segments.method,
-            "k_min": segments.k_min,
-            "k_max": segments.k_max,
-            "criterion": segments.criterion,
-            "features": segments.features,
-            "order_by": segments.order_by,
-            "max_fit_rows": segments.max_fit_rows,
-            "attributes": segments.attributes,
-        },
-        extra_test_as_of=tuple(config.training.extra_test_as_of),
-        seed=config.seed,
-    )
-
-
-def marked_features(
-    config: Config,
-    tables: Tables,
-    as_of: dt.date,
-    *,
-    model_settings: dict | None = None,
-) -> FeatureTable:
-    """Features at as_of with ``is_inactive`` and ``lapse_stage`` added.
-
-    With ``model_settings`` (a trained model's), the windows, event types and
-    inactivity rule are the model's, so scoring sees what training saw.
-    """
-    if tables.customer_level:
-        return customer_table_features(config, tables, as_of)
-    settings = model_settings or {}
-    windows = settings.get("windows_days", config.features.windows_days)
-    features = build_features(
-        tables,
-        as_of=as_of,
-        windows_days=windows,
-        event_types=settings.get("event_types"),
-    )
-    features.frame = mark_inactive(
-        features.frame,
-        no_purchase_days=settings.get(
-            "no_purchase_days", config.inactivity.no_purchase_days
-        ),
-        no_engagement_days=settings.get(
-            "no_engagement_days", config.inactivity.no_engagement_days
-        ),
-        lapse_stage_edges_days=settings.get(
-            "lapse_stage_edges_days", config.inactivity.lapse_stage_edges_days
-        ),
-    )
-    return features
-
-
-def fit_segments(config: Config, tables: Tables, inactive: pd.DataFrame):
-    """Segments of the inactive customers, with the settings training uses."""
-    settings = training_settings(config, dt.date(1970, 1, 1)).segments
-    if tables.customer_level:
-        columns = [
-            c for c in inactive.columns if c not in ("customer_id", "is_inactive")
-        ]
-        return fit_customer_segmenter(inactive, None, columns, settings, config.seed)
-    return Segmenter(
-        **settings,
-        random_state=config.seed,
-        recently_lapsed_days=2 * config.inactivity.no_purchase_days,
-    ).fit(inactive)
-
-
-def code_version() -> str:
-    """The git commit of the working folder, or the package version."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        return commit or __version__
-    except (OSError, subprocess.SubprocessError):
-        return __version__
-
-
-def _tags(config: Config, tables: Tables, stage: str) -> dict[str, str]:
-    return {
-        "stage": stage,
-        "dataset": config.data.source,
-        "label_kind": config.label.kind,
-        "engine": "duckdb",
-        "code_version": code_version(),
-        "package_version": __version__,
-    }
-
-
-def _params(config: Config, tables: Tables) -> dict[str, str]:
-    params = flatten_config(config)
-    if not tables.customer_level:
-        order = tables.transactions.order_definition or "order_id"
-        params["derived.order_definition"] = order
-        params["derived.frequency_rule"] = ORDER_RULES[order]
-        params["derived.boundary_rule"] = BOUNDARY_RULE
-    for name, table in tables.present().items():
-        for column, fmt in table.date_formats.items():
-            params[f"derived.date_format.{name}.{column}"] = fmt
-    params.update(
-        {f"data_fingerprint.{k}": str(v) for k, v in tables.fingerprints().items()}
-    )
-    return params
 
 
 @dataclass
@@ -355,7 +91,7 @@ def run_training(
         )
         test_labels = result.test_frame["label"].to_numpy()
 
-    params = {**_params(config, tables), **result.params}
+    params = {**job_params(config, tables), **result.params}
     metrics = {**result.metrics, **result.extra_metrics}
     for name, table in tables.present().items():
         metrics[f"{name}_n_duplicate_rows_dropped"] = float(
@@ -377,6 +113,9 @@ def run_training(
     gains = pd.concat(
         [t.assign(score=name) for name, t in result.gains.items()], ignore_index=True
     )
+    by_segment = segment_metrics(test)
+    metrics.update(segment_metric_values(by_segment))
+    _log_segments_run(config, tables, result, by_segment, test_day)
     logged = tracking.log_training_run(
         experiment_name=config.resolved_experiment_name,
         run_name=f"train {config.resolved_experiment_name} as_of={test_day} data={tables.short_hash()}",
@@ -384,13 +123,18 @@ def run_training(
         model=result.model,
         params=params,
         metrics=metrics,
-        tags=_tags(config, tables, "train"),
+        tags=job_tags(config, tables, "train"),
         figures=figures,
         tables={
             "gains": gains,
             "segment_profile": result.segment_profile,
             "feature_importance": result.feature_importance,
             "snapshots": result.snapshots,
+            "segment_metrics": by_segment,
+            "calibration": calibration_table(
+                test["label"].to_numpy(), test["propensity"].to_numpy()
+            ),
+            "score_distribution": score_distribution(test["propensity"].to_numpy()),
         },
         texts={
             "config.yaml": yaml.safe_dump(
@@ -411,7 +155,33 @@ def run_training(
     return TrainingOutcome(result=result, logged=logged)
 
 
-def _check_model_inputs(loaded: tracking.LoadedModel, frame: pd.DataFrame) -> None:
+def _log_segments_run(config, tables, result, by_segment, test_day) -> str:
+    """The segmentation step as its own run, with the segment table."""
+    segmenter = result.model.segmenter
+    metrics = {"n_segments": float(segmenter.k_)}
+    metrics.update(
+        {f"criterion_k{k}": float(v) for k, v in (segmenter.scores_ or {}).items()}
+    )
+    return tracking.log_child_run(
+        experiment_name=config.resolved_experiment_name,
+        run_name=f"segments {config.resolved_experiment_name} as_of={test_day} "
+        f"data={tables.short_hash()}",
+        params={
+            f"segments.{k}": str(v) for k, v in config.segments.model_dump().items()
+        }
+        | {"segments.columns_used": ",".join(segmenter.columns_)},
+        metrics=metrics,
+        tags=job_tags(config, tables, "segments"),
+        figures={"segment_profile": plot_segment_profile(result.segment_profile)},
+        tables={
+            "segment_profile": result.segment_profile,
+            "segment_metrics": by_segment,
+        },
+    )
+
+
+def check_model_inputs(loaded: tracking.LoadedModel, frame: pd.DataFrame) -> None:
+    """Refuse scoring data that lack features the model was trained with."""
     # offer_type is not a table column: scoring sets it for each catalog offer
     missing = [
         c for c in loaded.model.feature_columns if c not in frame and c != "offer_type"
@@ -454,7 +224,7 @@ def run_scoring(
     features = marked_features(
         config, tables, day, model_settings=loaded.model.settings
     )
-    _check_model_inputs(loaded, features.frame)
+    check_model_inputs(loaded, features.frame)
 
     budget = config.scoring.budget
     scores = score_customers(
@@ -464,6 +234,7 @@ def run_scoring(
         total_cost=budget.total_cost,
         max_contacts=budget.max_contacts,
         cooldown_days=config.scoring.cooldown_days,
+        reasons=config.scoring.reasons,
     )
     paths = write_scores(scores, folder)
 
@@ -499,7 +270,7 @@ def run_scoring(
         experiment_name=config.resolved_experiment_name,
         run_name=f"score {config.resolved_experiment_name} as_of={day} model=v{loaded.version or '?'}",
         params={
-            **_params(config, tables),
+            **job_params(config, tables),
             "scoring.as_of_used": str(day),
             "scoring.model_uri": uri,
             "scoring.model_version": str(loaded.version),
@@ -507,10 +278,14 @@ def run_scoring(
             "scoring.output_dir": str(folder),
         },
         metrics=metrics,
-        tags=_tags(config, tables, "score"),
+        tags=job_tags(config, tables, "score"),
         texts={
             "tables/segment_counts.csv": segment_counts.to_csv(index=False),
             "tables/offers_chosen.csv": offers_chosen.to_csv(index=False),
+            "tables/budget_curve.csv": budget_curve(scores).to_csv(index=False),
+            "tables/score_distribution.csv": score_distribution(
+                scores["propensity"].to_numpy()
+            ).to_csv(index=False),
             "config.yaml": yaml.safe_dump(
                 config.model_dump(mode="json"), sort_keys=False
             ),
@@ -534,6 +309,20 @@ def run_scoring(
         model_version=loaded.version,
         features=features.frame,
     )
+
+
+@contextlib.contextmanager
+def job_run(config: Config, tables: Tables, *, command: str, as_of: dt.date | None):
+    """The parent run of one job: its steps' runs (segments, train, score) are children."""
+    name = config.resolved_experiment_name
+    day = as_of or "default"
+    with tracking.parent_run(
+        experiment_name=name,
+        run_name=f"{command} {name} as_of={day} data={tables.short_hash()}",
+        tags={**job_tags(config, tables, "job"), "command": command},
+        params=job_params(config, tables),
+    ) as run_id:
+        yield run_id
 
 
 def check_truth_available(config: Config) -> None:

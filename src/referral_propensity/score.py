@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 #: columns of the scores file, in order
 SCORE_COLUMNS = (*CHOSEN_COLUMNS, "selected", "reason", "rank")
+#: the top reasons added after rank with ``reasons=True`` (``scoring.reasons``)
+REASON_COLUMNS = ("reason_1", "reason_2", "reason_3")
 
 # "str" is pandas' text dtype (object before pandas 3), as in a non-empty table
 _EMPTY_DTYPES = {
@@ -37,6 +39,7 @@ _EMPTY_DTYPES = {
     "selected": "bool",
     "reason": "str",
     "rank": "int64",
+    **dict.fromkeys(REASON_COLUMNS, "str"),
 }
 
 #: the model input that makes a model offer-aware
@@ -67,6 +70,7 @@ def score_customers(
     total_cost: float | None = None,
     max_contacts: int | None = None,
     cooldown_days: int = 0,
+    reasons: bool = False,
 ) -> pd.DataFrame:
     """Score inactive customers, choose their offer and select a campaign.
 
@@ -96,6 +100,10 @@ def score_customers(
     cooldown_days : int, default=0
         No offer to a customer offered fewer than this many days ago; 0: no
         cooldown.
+    reasons : bool, default=False
+        Also give each customer the three features that raised their score
+        most (``scoring.reasons``), see
+        :func:`referral_propensity.explain.top_reasons`.
 
     Returns
     -------
@@ -106,6 +114,10 @@ def score_customers(
         (propensity x value - cost, where value is the offer's value or
         :func:`predicted_spend`), selected (bool), reason (see
         :data:`referral_propensity.selection.REASONS`) and rank (1 = best).
+        With ``reasons``, then :data:`REASON_COLUMNS`: reason_1 to reason_3,
+        texts such as ``recency_days=412 (+0.31)``, missing when fewer
+        features raised the score; for an offer-aware model they explain the
+        chosen offer's propensity.
 
     Raises
     ------
@@ -123,28 +135,21 @@ def score_customers(
     :func:`predicted_spend` is taken over the inactive customers only.
     """
     offers = offers_from_config(catalog)
-    offer_aware = OFFER_COLUMN in model.feature_columns
-    if offer_aware:
-        _check_known_offer_types(model, offers)
-    _warn_unknown_segments(model, offers)
+    columns = [*SCORE_COLUMNS, *(REASON_COLUMNS if reasons else ())]
 
     started = time.perf_counter()
     inactive = features[features["is_inactive"]].reset_index(drop=True)
+    chosen = choose_offers(model, inactive, catalog=offers)
     if inactive.empty:
         logger.warning(
             "No inactive customers among %d; nothing to score", len(features)
         )
         return pd.DataFrame(
-            {column: pd.Series(dtype=_EMPTY_DTYPES[column]) for column in SCORE_COLUMNS}
+            {column: pd.Series(dtype=_EMPTY_DTYPES[column]) for column in columns}
         )
 
-    customers, propensities = _propensities(model, inactive, offers, offer_aware)
-    chosen = choose_best_offers(
-        customers,
-        propensities,
-        offers,
-        predicted_value=_predicted_value(inactive, offers),
-    )
+    if reasons:
+        chosen = _with_reasons(model, inactive, chosen)
     scores = select_customers(
         chosen,
         total_cost=total_cost,
@@ -160,7 +165,73 @@ def score_customers(
         sum(not offer.is_retired for offer in offers),
         time.perf_counter() - started,
     )
-    return scores[list(SCORE_COLUMNS)]
+    return scores[columns]
+
+
+def choose_offers(
+    model: PropensityModel, features: pd.DataFrame, *, catalog: Iterable[Any]
+) -> pd.DataFrame:
+    """Each customer's segment and best offer, as scoring chooses them.
+
+    Parameters
+    ----------
+    model : PropensityModel
+        Offer-aware or not, as for :func:`score_customers`.
+    features : pandas.DataFrame
+        customer_id and the model's inputs; every row is scored (filter the
+        inactive customers first). The median behind :func:`predicted_spend`
+        is taken over these rows.
+    catalog : iterable of Offer or CatalogOffer
+        The offers (``scoring.catalog``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`referral_propensity.selection.CHOSEN_COLUMNS`, one row per
+        input row in input order (see
+        :func:`referral_propensity.selection.choose_best_offers`).
+
+    Raises
+    ------
+    InputValidationError
+        As :func:`score_customers`.
+    """
+    offers = offers_from_config(catalog)
+    offer_aware = OFFER_COLUMN in model.feature_columns
+    if offer_aware:
+        _check_known_offer_types(model, offers)
+    _warn_unknown_segments(model, offers)
+    if features.empty:
+        return pd.DataFrame(
+            {
+                column: pd.Series(dtype=_EMPTY_DTYPES[column])
+                for column in CHOSEN_COLUMNS
+            }
+        )
+
+    customers, propensities = _propensities(model, features, offers, offer_aware)
+    return choose_best_offers(
+        customers,
+        propensities,
+        offers,
+        predicted_value=_predicted_value(features, offers),
+    )
+
+
+def _with_reasons(
+    model: PropensityModel, inactive: pd.DataFrame, chosen: pd.DataFrame
+) -> pd.DataFrame:
+    """The chosen offers with the top three reasons of each customer's score."""
+    # explain imports this module for the offer choice, so it is imported here
+    from referral_propensity.explain import top_reasons
+
+    explained = inactive
+    if OFFER_COLUMN in model.feature_columns:
+        explained = inactive.assign(**{OFFER_COLUMN: chosen["offer"].to_numpy()})
+    reasons = top_reasons(model, explained, n=len(REASON_COLUMNS))
+    return chosen.assign(
+        **{column: reasons[column].to_numpy() for column in REASON_COLUMNS}
+    )
 
 
 def _propensities(

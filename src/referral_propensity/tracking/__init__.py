@@ -3,6 +3,13 @@
 This package is the only code that imports MLflow.
 """
 
+from referral_propensity.tracking.artifacts import (
+    RunNotFoundError,
+    RunRecord,
+    find_latest_run,
+    log_file_artifact,
+    read_run,
+)
 from referral_propensity.tracking.registry import (
     ChampionChange,
     promote_version,
@@ -17,9 +24,11 @@ from referral_propensity.tracking.runs import (
     PropensityPyfunc,
     configure,
     load_model,
+    log_child_run,
     log_run_metrics,
     log_scoring_run,
     log_training_run,
+    parent_run,
     resolve_tracking_uri,
 )
 
@@ -31,12 +40,19 @@ __all__ = [
     "LoadedModel",
     "LoggedModel",
     "PropensityPyfunc",
+    "RunNotFoundError",
+    "RunRecord",
     "configure",
+    "find_latest_run",
     "load_model",
     "log_run_metrics",
     "log_scoring_run",
+    "log_child_run",
+    "log_file_artifact",
     "log_training_run",
+    "parent_run",
     "promote_version",
+    "read_run",
     "resolve_tracking_uri",
     "rollback_champion",
 ]

@@ -17,6 +17,7 @@ from referral_propensity.tracking.runs import (
     _alias_version,
     _clip_params,
     _utc_now,
+    use_experiment,
 )
 
 logger = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ def _change_champion(
     sentence = f"{stage}: {model_name} v{version} is champion (was {was}): {reason}"
 
     # the run comes first, so a failed alias change leaves a FAILED run behind
-    mlflow.set_experiment(experiment_name)
+    use_experiment(experiment_name)
     run_tags = {"stage": stage, "champion_decision": sentence}
     run_name = f"{stage} {model_name} v{version}"
     with mlflow.start_run(run_name=run_name, tags=run_tags) as run:

@@ -63,6 +63,25 @@ def configure(tracking_uri: str | None) -> str:
     return uri
 
 
+def use_experiment(name: str) -> None:
+    """Make ``name`` the active experiment, creating it when needed.
+
+    With a SQLite store, a new experiment keeps its artifacts in ``mlruns/``
+    beside the database file, not in the working folder.
+    """
+    if mlflow.get_experiment_by_name(name) is None:
+        uri = mlflow.get_tracking_uri()
+        location = None
+        if uri.startswith("sqlite:///"):
+            database = Path(uri.removeprefix("sqlite:///"))
+            location = (database.resolve().parent / "mlruns").as_uri()
+        try:
+            mlflow.create_experiment(name, artifact_location=location)
+        except MlflowException:
+            pass  # created meanwhile by another process
+    mlflow.set_experiment(name)
+
+
 class PropensityPyfunc(mlflow.pyfunc.PythonModel):
     """The logged model: customer features in; customer_id, segment_id,
     segment_name and propensity out."""
@@ -181,9 +200,9 @@ def log_training_run(
     """
     margin = _check_margin(promotion_margin)
 
-    mlflow.set_experiment(experiment_name)
+    use_experiment(experiment_name)
     client = MlflowClient()
-    with mlflow.start_run(run_name=run_name, tags=tags) as run:
+    with mlflow.start_run(run_name=run_name, tags=tags, nested=_in_parent()) as run:
         mlflow.log_params(_clip_params({**params, "promotion_margin": str(margin)}))
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
         for name, figure in figures.items():
@@ -410,15 +429,59 @@ def log_scoring_run(
     metrics: dict[str, float],
     tags: dict[str, str],
     texts: dict[str, str] | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
 ) -> str:
     """Log a scoring run (counts, score quantiles, model version); return its id."""
-    mlflow.set_experiment(experiment_name)
-    with mlflow.start_run(run_name=run_name, tags=tags) as run:
+    use_experiment(experiment_name)
+    with mlflow.start_run(run_name=run_name, tags=tags, nested=_in_parent()) as run:
         mlflow.log_params(_clip_params(params))
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
         for name, text in (texts or {}).items():
             mlflow.log_text(text, name)
+        for name, table in (tables or {}).items():
+            mlflow.log_text(table.to_csv(index=False), f"tables/{name}.csv")
         return run.info.run_id
+
+
+@contextlib.contextmanager
+def parent_run(
+    *, experiment_name: str, run_name: str, tags: dict[str, str], params: dict[str, str]
+):
+    """Open the parent run of one job; runs logged inside it become its children.
+
+    Yields the parent's run id. A job that fails leaves the parent FAILED.
+    """
+    use_experiment(experiment_name)
+    with mlflow.start_run(run_name=run_name, tags=tags) as run:
+        mlflow.log_params(_clip_params(params))
+        yield run.info.run_id
+
+
+def log_child_run(
+    *,
+    experiment_name: str,
+    run_name: str,
+    params: dict[str, str],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    figures: dict[str, Any] | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
+) -> str:
+    """Log a small run (a step such as segmentation); a child when a parent is open."""
+    use_experiment(experiment_name)
+    with mlflow.start_run(run_name=run_name, tags=tags, nested=_in_parent()) as run:
+        mlflow.log_params(_clip_params(params))
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+        for name, figure in (figures or {}).items():
+            mlflow.log_figure(figure, f"plots/{name}.png")
+            plt.close(figure)
+        for name, table in (tables or {}).items():
+            mlflow.log_text(table.to_csv(index=False), f"tables/{name}.csv")
+        return run.info.run_id
+
+
+def _in_parent() -> bool:
+    return mlflow.active_run() is not None
 
 
 def log_run_metrics(run_id: str, metrics: dict[str, float]) -> None:
