@@ -325,12 +325,15 @@ def reports(store):
     """HTML of the training and the scoring report, built once."""
     uri, runs, _ = store
     previous = mlflow.get_tracking_uri()
-    tracking.configure(uri)
-    try:
-        train = tracking.read_run(runs["train"], artifact_paths=TRAINING_ARTIFACTS)
-        score = tracking.read_run(runs["score"], artifact_paths=SCORING_ARTIFACTS)
-    finally:
-        mlflow.set_tracking_uri(previous)
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, which configure prefers
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        tracking.configure(uri)
+        try:
+            train = tracking.read_run(runs["train"], artifact_paths=TRAINING_ARTIFACTS)
+            score = tracking.read_run(runs["score"], artifact_paths=SCORING_ARTIFACTS)
+        finally:
+            mlflow.set_tracking_uri(previous)
     return {
         "train": build_report_html(train),
         "score": build_report_html(score, training=train),
