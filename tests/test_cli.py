@@ -125,6 +125,8 @@ def test_run_leaves_training_and_scoring_runs_and_a_champion(finished_run):
     assert set(runs["status"]) == {"FINISHED"}
     parent = runs[runs["tags.stage"] == "job"].iloc[0]
     assert parent["tags.command"] == "run"
+    # the scoring run is logged before the files are renamed into place
+    assert runs.loc[runs["tags.stage"] == "score", "tags.scores_written"].item() == "true"
     children = runs[runs["tags.stage"] != "job"]
     assert (children["tags.mlflow.parentRunId"] == parent["run_id"]).all()
     assert parent["tags.mlflow.runName"].startswith("run small as_of=default data=")

@@ -440,11 +440,11 @@ def test_excluded_columns_never_become_features():
 def test_label_that_is_not_zero_or_one_names_column_rows_and_fix():
     frame = _customers(x=[1.0, 2.0, 3.0, 4.0], label=[0, 2, 1, 5])
 
-    # rows 2 and 4 (counting from 1) hold 2 and 5
+    # customers C2 and C4 hold 2 and 5 (written as whole numbers, not 2.0)
     with pytest.raises(
         InputValidationError,
         match=r"customers\.label \(the label\) has 2 value\(s\) that are not 0/1 "
-        r"or true/false: row 2 \(2\), row 4 \(5\); recode the column",
+        r"or true/false: customer_id C2, C4 \(values 2, 5\); recode the column",
     ):
         build_customer_features(frame, label_column="label")
 
@@ -452,7 +452,9 @@ def test_label_that_is_not_zero_or_one_names_column_rows_and_fix():
 def test_text_label_that_is_not_true_or_false_is_refused():
     frame = _customers(x=[1.0, 2.0, 3.0, 4.0], label=["yes", "0", "1", "no"])
 
-    with pytest.raises(InputValidationError, match=r"row 1 \('yes'\), row 4 \('no'\)"):
+    with pytest.raises(
+        InputValidationError, match=r"customer_id C1, C4 \(values 'yes', 'no'\)"
+    ):
         build_customer_features(frame, label_column="label")
 
 
@@ -461,14 +463,14 @@ def test_missing_labels_name_the_rows():
 
     with pytest.raises(
         InputValidationError,
-        match=r"customers\.label \(the label\) is empty on 2 of 4 row\(s\): row 2, "
-        r"row 4; every customer needs a 0/1 label",
+        match=r"customers\.label \(the label\) is empty on 2 of 4 row\(s\): "
+        r"customer_id C2, C4; every customer needs a 0/1 label",
     ):
         build_customer_features(frame, label_column="label")
 
 
-def test_label_errors_in_a_file_give_its_line_numbers(write_file):
-    # header is line 1; the bad values sit on lines 3 ('maybe') and 5 (empty)
+def test_label_errors_in_a_file_name_the_customers(write_file):
+    # customer D has no label, customer B the value 'maybe'; the count covers all
     path = write_file(
         "customers.csv",
         "ID,income,Response\nA,10,1\nB,20,maybe\nC,30,0\nD,40,\nE,50,1\n",
@@ -476,11 +478,16 @@ def test_label_errors_in_a_file_give_its_line_numbers(write_file):
     source = TableSource("customers", path=path, columns={"customer_id": "ID"})
     tables = load_tables(connect(), {"customers": source})
 
-    with pytest.raises(InputValidationError, match=r"empty on 1 of 5 row\(s\): line 5"):
+    with pytest.raises(
+        InputValidationError, match=r"empty on 1 of 5 row\(s\): customer_id D;"
+    ):
         build_customer_features(tables, label_column="Response")
     path.write_text("ID,income,Response\nA,10,1\nB,20,maybe\nC,30,0\n")
     tables = load_tables(connect(), {"customers": source})
-    with pytest.raises(InputValidationError, match=r"line 3 \('maybe'\)"):
+    with pytest.raises(
+        InputValidationError,
+        match=r"1 value\(s\) that are not 0/1 or true/false: customer_id B \(values 'maybe'\)",
+    ):
         build_customer_features(tables, label_column="Response")
 
 
@@ -502,3 +509,18 @@ def test_tables_without_customers_are_refused(write_file):
 
     with pytest.raises(InputValidationError, match="no customers table was loaded"):
         build_customer_features(tables, label_column="label")
+
+
+def test_many_bad_labels_are_counted_in_full():
+    labels = [0, 1] * 5 + [2, -1, 2, 2, -1, 2, 2]
+    frame = pd.DataFrame(
+        {"customer_id": [f"K{i:02d}" for i in range(len(labels))], "label": labels}
+    )
+
+    # seven bad rows: the first five named, "2 more", and the two distinct values
+    with pytest.raises(
+        InputValidationError,
+        match=r"has 7 value\(s\) .*: customer_id K10, K11, K12, K13, K14 and 2 more "
+        r"\(values 2, -1\)",
+    ):
+        build_customer_features(frame, label_column="label")

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from referral_propensity.errors import InputValidationError
 
@@ -195,6 +202,17 @@ class CatalogOffer(_Strict):
     value: float | None = Field(None, ge=0)
     segments: list[str] | None = None
 
+    @field_validator("segments", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value):
+        # segment ids may be written as numbers: [1, 2] means ["1", "2"]
+        if isinstance(value, list):
+            return [
+                str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                for v in value
+            ]
+        return value
+
 
 class BudgetConfig(_Strict):
     """Limits of one campaign: total cost, number of contacts, or both."""
@@ -316,6 +334,11 @@ def load_config(path: str | Path, *, overrides: dict[str, Any] | None = None) ->
     except yaml.YAMLError as exc:
         raise InputValidationError(
             f"config file {path} is not valid YAML: {exc}"
+        ) from exc
+    except ValueError as exc:  # YAML read an impossible date such as 2025-13-01
+        raise InputValidationError(
+            f"config file {path} holds a date that does not exist ({exc}); write "
+            "dates as YYYY-MM-DD"
         ) from exc
     if not isinstance(raw, dict):
         raise InputValidationError(f"config file {path} must hold a mapping at the top")

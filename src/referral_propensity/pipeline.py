@@ -236,8 +236,6 @@ def run_scoring(
         cooldown_days=config.scoring.cooldown_days,
         reasons=config.scoring.reasons,
     )
-    paths = write_scores(scores, folder)
-
     propensity = scores["propensity"]
     metrics = {
         "rows_in": float(len(features.frame)),
@@ -278,7 +276,8 @@ def run_scoring(
             "scoring.output_dir": str(folder),
         },
         metrics=metrics,
-        tags=job_tags(config, tables, "score"),
+        # the run comes first, so new scores files always have a run behind them
+        tags={**job_tags(config, tables, "score"), "scores_written": "false"},
         texts={
             "tables/segment_counts.csv": segment_counts.to_csv(index=False),
             "tables/offers_chosen.csv": offers_chosen.to_csv(index=False),
@@ -291,11 +290,13 @@ def run_scoring(
             ),
         },
     )
+    paths = write_scores(scores, folder)
+    tracking.set_run_tag(run_id, "scores_written", "true")
     logger.info(
         "Scored %d of %d customers as of %s with %s (version %s) in %.1f s; wrote %s; run %s",
         len(scores),
         len(features.frame),
-        day,
+        day or "(the table has no dates)",
         uri,
         loaded.version,
         time.perf_counter() - started,

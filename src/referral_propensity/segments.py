@@ -166,6 +166,13 @@ class Segmenter:
                 f"{len(X)} {self.population} are too few for {self.k_min} segments; "
                 f"lower segments.k_min or check the inactivity settings"
             )
+        if self.order_by not in X and self.order_by != "spend_total":
+            numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
+            raise InputValidationError(
+                f"segments.order_by names {self.order_by!r}, which the "
+                f"{self.population} do not have; pick one of "
+                f"{', '.join(numeric[:12])}{', ...' if len(numeric) > 12 else ''}"
+            )
         candidates, categorical = self._columns(X)
         self._warn_clipped(X, candidates)
 

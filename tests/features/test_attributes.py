@@ -7,6 +7,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from referral_propensity.features.attributes import prepare_attributes
 
@@ -69,3 +70,55 @@ def test_values_that_look_personal_are_dropped_whatever_the_column_name():
     frame, categorical = prepare_attributes(customers, as_of=dt.date(2024, 7, 1))
     assert list(frame.columns) == ["customer_id", "segment"]
     assert categorical == ["segment"]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        "E-Mail",
+        "emailaddr",
+        "nickname",
+        "username",
+        "customername",
+        "zip",
+        "Zip Code",
+        "birthdate",
+        "date_of_birth",
+        "Tel",
+    ],
+)
+def test_personal_column_names_in_other_spellings_are_dropped(column):
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "C"],
+            column: ["ann", "bob", "cy"],
+            "tier": ["x", "y", "x"],
+        }
+    )
+
+    frame, _ = prepare_attributes(customers, as_of=dt.date(2024, 1, 1), warn=False)
+
+    assert column not in frame
+    assert "tier" in frame
+
+
+def test_ordinary_names_are_kept():
+    customers = pd.DataFrame(
+        {"customer_id": ["A", "B"], "hotel_stays": [1, 2], "region": ["n", "s"]}
+    )
+
+    frame, _ = prepare_attributes(customers, as_of=dt.date(2024, 1, 1), warn=False)
+
+    assert {"hotel_stays", "region"} <= set(frame.columns)
+
+
+def test_one_e_mail_address_in_the_last_of_many_rows_drops_the_column():
+    notes = ["ok", "vip"] * 1500
+    notes[-1] = "write to x@y.example"
+    customers = pd.DataFrame(
+        {"customer_id": [f"C{i}" for i in range(3000)], "comment": notes}
+    )
+
+    frame, _ = prepare_attributes(customers, as_of=dt.date(2024, 1, 1), warn=False)
+
+    assert "comment" not in frame

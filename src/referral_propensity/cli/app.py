@@ -220,11 +220,17 @@ def parse_date(value: str | None, option: str = "--as-of") -> dt.date | None:
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(
             f"{value!r} is not a date like 2024-07-01", param_hint=option
         ) from None
+    if not 1900 <= day.year <= 2200:
+        # dates this far out overflow the date arithmetic of windows and horizons
+        raise typer.BadParameter(
+            f"{value} is outside the years 1900 to 2200", param_hint=option
+        )
+    return day
 
 
 def load_job_config(
@@ -247,6 +253,14 @@ def load_job_config(
                 f"as well, or set the paths in a config with data.source: files"
             )
     if given:
+        configured = load_config(config_path).data.source
+        if configured in ("synthetic", "cdnow", "bundled"):
+            logger.warning(
+                "%s replace the tables of data.source %r: only the tables given "
+                "on the command line are read",
+                ", ".join(f"--{name}" for name in given),
+                configured,
+            )
         overrides["data.source"] = "files"
         for name, path in given.items():
             overrides[f"data.{name}.path"] = str(path)

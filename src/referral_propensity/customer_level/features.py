@@ -12,7 +12,6 @@ import pandas as pd
 
 from referral_propensity.errors import InputValidationError
 from referral_propensity.features.attributes import prepare_attributes
-from referral_propensity.io.lines import LineFinder
 from referral_propensity.io.load import LoadedTable, TableSource
 from referral_propensity.io.tables import Tables
 
@@ -144,7 +143,9 @@ def build_customer_features(
                 f"{', '.join(columns)}); set label.column to the 0/1 outcome column "
                 f"as named after data.customers.columns"
             )
-        label = _check_label(customers[label_column], label_column, source)
+        label = _check_label(
+            customers[label_column], label_column, customers["customer_id"]
+        )
 
     # a fixed row order, so seeded folds do not depend on how the table was read
     order = np.argsort(customers["customer_id"].astype(str).to_numpy(), kind="stable")
@@ -218,7 +219,7 @@ def _customers_frame(
     )
 
 
-def _check_label(values: pd.Series, column: str, source) -> np.ndarray:
+def _check_label(values: pd.Series, column: str, ids: pd.Series) -> np.ndarray:
     """The label as int8 0/1, or an error naming the offending rows."""
     missing = values.isna().to_numpy()
     if pd.api.types.is_bool_dtype(values):
@@ -237,14 +238,14 @@ def _check_label(values: pd.Series, column: str, source) -> np.ndarray:
         label = is_true.astype("float64")
 
     if missing.any():
-        where = _where(values, missing, column, source, show_values=False)
+        where = _where(values, missing, ids, show_values=False)
         raise InputValidationError(
             f"customers.{column} (the label) is empty on {int(missing.sum())} of "
             f"{len(values)} row(s): {where}; every customer needs a 0/1 label: "
             f"fill those rows or leave those customers out"
         )
     if bad.any():
-        where = _where(values, bad, column, source, show_values=True)
+        where = _where(values, bad, ids, show_values=True)
         raise InputValidationError(
             f"customers.{column} (the label) has {int(bad.sum())} value(s) that are "
             f"not 0/1 or true/false: {where}; recode the column to 0/1 (1 = the "
@@ -253,24 +254,25 @@ def _check_label(values: pd.Series, column: str, source) -> np.ndarray:
     return label.astype("int8")
 
 
-def _where(values: pd.Series, rows: np.ndarray, column, source, *, show_values):
+def _where(values: pd.Series, rows: np.ndarray, ids: pd.Series, *, show_values):
+    """The customers of the offending rows and, optionally, their distinct values."""
     positions = np.flatnonzero(rows)
     more = len(positions) - _MAX_SHOWN
-    suffix = f" and {more} more" if more > 0 else ""
-    if source is not None and source.path is not None:
-        # the file's line numbers, found from the raw values
-        shown = values.iloc[positions].astype("string").fillna("").str.strip()
-        distinct = list(dict.fromkeys(shown.tolist()))[:_MAX_SHOWN]
-        finder = LineFinder(source, dict(source.columns))
-        return "; ".join(finder(column, distinct)) + suffix
-    parts = []
-    for position in positions[:_MAX_SHOWN]:
-        value = values.iloc[position]
-        # numpy scalars print as their plain value
-        value = value.item() if isinstance(value, np.generic) else value
-        shown_value = f" ({value!r})" if show_values and pd.notna(value) else ""
-        parts.append(f"row {position + 1}{shown_value}")
-    return ", ".join(parts) + suffix
+    shown_ids = ", ".join(str(c) for c in ids.iloc[positions[:_MAX_SHOWN]])
+    text = f"customer_id {shown_ids}" + (f" and {more} more" if more > 0 else "")
+    if show_values:
+        distinct = list(dict.fromkeys(_plain(v) for v in values.iloc[positions]))
+        shown = ", ".join(repr(v) for v in distinct[:_MAX_SHOWN])
+        text += f" (values {shown}{', ...' if len(distinct) > _MAX_SHOWN else ''})"
+    return text
+
+
+def _plain(value):
+    """A value as the file most likely wrote it: 2.0 -> 2, numpy scalars unwrapped."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _read_text_dates(frame: pd.DataFrame) -> pd.DataFrame:

@@ -10,12 +10,34 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-#: column names that hold personal data; such columns never become features
-_PERSONAL_NAME = re.compile(
-    r"(^|_)(e_?mail|name|first_?name|last_?name|surname|full_?name|phone|mobile|"
-    r"tel|telephone|address|street|postcode|ssn|passport|iban|ip_?address)($|_)",
-    re.IGNORECASE,
+#: parts of column names that hold personal data, matched after lower-casing
+#: and removing everything but letters and digits ("E-Mail" -> "email");
+#: such columns never become features
+_PERSONAL_NAME_PARTS = (
+    "email",
+    "mail",
+    "name",
+    "phone",
+    "mobile",
+    "telephone",
+    "address",
+    "street",
+    "postcode",
+    "postalcode",
+    "zip",
+    "birthdate",
+    "dateofbirth",
+    "dob",
+    "ssn",
+    "socialsecurity",
+    "passport",
+    "iban",
+    "creditcard",
+    "cardnumber",
+    "ipaddr",
 )
+#: short parts that count only as a whole word of the name ("tel", not "hotel")
+_PERSONAL_NAME_WORDS = re.compile(r"(^|[^a-z])(tel|ip|dob|zip)($|[^a-z])")
 _EMAIL_VALUE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE_VALUE = re.compile(r"^\+?[\d\s\-().]{7,}$")
 _ADDRESS_VALUE = re.compile(
@@ -106,19 +128,27 @@ def _is_flag(values: pd.Series) -> bool:
     return len(present) > 0 and all(isinstance(v, bool) for v in present)
 
 
+def looks_like_personal_name(column: str) -> bool:
+    """True when a column's name says it holds personal data (e-mail, name, ...)."""
+    squashed = re.sub(r"[^a-z0-9]", "", column.lower())
+    return any(part in squashed for part in _PERSONAL_NAME_PARTS) or bool(
+        _PERSONAL_NAME_WORDS.search(column.lower())
+    )
+
+
 def _looks_personal(column: str, values: pd.Series) -> bool:
-    if _PERSONAL_NAME.search(column):
+    if looks_like_personal_name(column):
         return True
     if pd.api.types.is_numeric_dtype(values) or isinstance(
         values.dtype, pd.DatetimeTZDtype
     ):
         return False
-    sample = values.dropna().astype(str).head(500)
-    if len(sample) == 0:
+    distinct = pd.Series(values.dropna().astype(str).unique())
+    if len(distinct) == 0:
         return False
-    # any e-mail address, or mostly phone numbers or street addresses
+    # any e-mail address in any row, or mostly phone numbers or street addresses
     return bool(
-        sample.str.contains(_EMAIL_VALUE).any()
-        or sample.str.match(_PHONE_VALUE).mean() > 0.5
-        or sample.str.contains(_ADDRESS_VALUE).mean() > 0.5
+        distinct.str.contains(_EMAIL_VALUE).any()
+        or distinct.str.match(_PHONE_VALUE).mean() > 0.5
+        or distinct.str.contains(_ADDRESS_VALUE).mean() > 0.5
     )

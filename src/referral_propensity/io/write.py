@@ -74,7 +74,7 @@ def check_writable(folder: Path) -> None:
 
 
 def write_atomically(writers: dict[Path, Callable[[Path], None]]) -> list[Path]:
-    """Write several files so that either all are replaced or none is.
+    """Write several files, each replaced whole, none when any write fails.
 
     Parameters
     ----------
@@ -95,7 +95,9 @@ def write_atomically(writers: dict[Path, Callable[[Path], None]]) -> list[Path]:
     Notes
     -----
     Each rename is atomic; the renames of several files follow one another
-    only after every temporary file has been written and flushed.
+    only after every temporary file has been written and flushed. A process
+    killed between two renames (SIGKILL; SIGTERM is caught and unwinds first)
+    can leave the first target new and the next one old.
     """
     for target in writers:
         if Path(target).exists() and not Path(target).is_file():

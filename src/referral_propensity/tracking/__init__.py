@@ -30,6 +30,7 @@ from referral_propensity.tracking.runs import (
     log_training_run,
     parent_run,
     resolve_tracking_uri,
+    set_run_tag,
 )
 
 __all__ = [
@@ -55,4 +56,5 @@ __all__ = [
     "read_run",
     "resolve_tracking_uri",
     "rollback_champion",
+    "set_run_tag",
 ]

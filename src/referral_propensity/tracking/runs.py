@@ -49,6 +49,14 @@ def configure(tracking_uri: str | None) -> str:
         # fail in seconds, before any work, when a tracking server is not there
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
+    if uri.startswith("sqlite:///"):
+        folder = Path(uri.removeprefix("sqlite:///")).parent
+        if not folder.is_dir():
+            raise InputValidationError(
+                f"cannot open the MLflow tracking store {uri}: {folder} is not a "
+                "folder; point tracking_uri / MLFLOW_TRACKING_URI at a file in an "
+                "existing folder"
+            )
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if uri.startswith(("http://", "https://")):
@@ -482,6 +490,11 @@ def log_child_run(
 
 def _in_parent() -> bool:
     return mlflow.active_run() is not None
+
+
+def set_run_tag(run_id: str, key: str, value: str) -> None:
+    """Set one tag of a run, finished or not."""
+    MlflowClient().set_tag(run_id, key, value)
 
 
 def log_run_metrics(run_id: str, metrics: dict[str, float]) -> None:
