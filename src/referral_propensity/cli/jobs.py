@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -115,8 +116,30 @@ def run(
                     f"{t['selection_gain_vs_random']:.1f}x the true expected responses of "
                     "a random selection"
                 )
+        _report_after_run(cfg, scoring.run_id)
 
     guard(job)
+
+
+def _report_after_run(cfg, run_id: str) -> None:
+    """The HTML report of the job's scoring run, beside the scores."""
+    from referral_propensity.report.job import write_run_report
+
+    try:
+        report = write_run_report(
+            experiment_name=cfg.resolved_experiment_name,
+            output_dir=Path(cfg.output_dir),
+            run_id=run_id,
+        )
+    except Exception as exc:  # the scores are written; a report problem is not fatal
+        logger.warning(
+            "The scores are written, but the report could not be (%s); make it "
+            "with `referral-propensity report --run-id %s`",
+            exc,
+            run_id,
+        )
+        return
+    typer.echo(f"Report: {report.path}")
 
 
 @app.command(epilog=EXIT_CODES_HELP)
