@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import mlflow
@@ -19,30 +18,9 @@ from referral_propensity.cli import (
     app,
 )
 from referral_propensity.score import SCORE_COLUMNS
+from small_shop import write_small_shop_config
 
 pytestmark = pytest.mark.slow
-
-SMALL_CONFIG = """
-    experiment_name: {experiment}
-    model_name: {model}
-    seed: 3
-    data:
-      source: synthetic
-      synthetic: {{n_customers: 3000, start: 2023-01-01, end: 2025-06-30, seed: 11}}
-    segments: {{k_min: 2, k_max: 4}}
-    label: {{kind: {label}, horizon_days: 60}}
-    training:
-      n_snapshots: 3
-      snapshot_step_days: 45
-      lightgbm: {{num_boost_round: 200, min_child_samples: 50}}
-    scoring:
-      catalog:
-        - {{offer_type: discount, cost: 0.5, value: 30.0}}
-        - {{offer_type: freebie, cost: 0.4, value: 30.0}}
-        - {{offer_type: early_access, cost: 0.2, value: 30.0}}
-        - {{offer_type: personal_message, cost: 0.2, value: 30.0, segments: ["0"]}}
-      budget: {{total_cost: 60.0}}
-"""
 
 
 def write_config(
@@ -53,12 +31,9 @@ def write_config(
     extra="",
     label="offer_response",
 ) -> Path:
-    path = folder / f"{experiment}.yaml"
-    text = textwrap.dedent(
-        SMALL_CONFIG.format(experiment=experiment, model=model, label=label)
+    return write_small_shop_config(
+        folder, experiment=experiment, model=model, label=label, extra=extra
     )
-    path.write_text(text + textwrap.dedent(extra), encoding="utf-8")
-    return path
 
 
 def invoke(*args: str):
@@ -126,7 +101,9 @@ def test_run_leaves_training_and_scoring_runs_and_a_champion(finished_run):
     parent = runs[runs["tags.stage"] == "job"].iloc[0]
     assert parent["tags.command"] == "run"
     # the scoring run is logged before the files are renamed into place
-    assert runs.loc[runs["tags.stage"] == "score", "tags.scores_written"].item() == "true"
+    assert (
+        runs.loc[runs["tags.stage"] == "score", "tags.scores_written"].item() == "true"
+    )
     children = runs[runs["tags.stage"] != "job"]
     assert (children["tags.mlflow.parentRunId"] == parent["run_id"]).all()
     assert parent["tags.mlflow.runName"].startswith("run small as_of=default data=")

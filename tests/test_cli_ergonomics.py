@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from referral_propensity.cli import (
     JsonFormatter,
     app,
 )
+from small_shop import write_small_shop_config
 
 # C1 has a duplicated row, which the loader drops with a warning
 TRANSACTIONS = """\
@@ -36,28 +36,6 @@ C2,2024-02-10,12.00
 C3,2024-06-20,80.00
 C4,2024-06-28,15.00
 C5,2023-11-30,44.00
-"""
-
-SHOP_CONFIG = """
-    experiment_name: {experiment}
-    model_name: rp-{experiment}
-    seed: 3
-    data:
-      source: synthetic
-      synthetic: {{n_customers: 3000, start: 2023-01-01, end: 2025-06-30, seed: 11}}
-    segments: {{k_min: 2, k_max: 4}}
-    label: {{kind: {label}, horizon_days: 60}}
-    training:
-      n_snapshots: 3
-      snapshot_step_days: 45
-      lightgbm: {{num_boost_round: 200, min_child_samples: 50}}
-    scoring:
-      catalog:
-        - {{offer_type: discount, cost: 0.5, value: 30.0}}
-        - {{offer_type: freebie, cost: 0.4, value: 30.0}}
-        - {{offer_type: early_access, cost: 0.2, value: 30.0}}
-        - {{offer_type: personal_message, cost: 0.2, value: 30.0, segments: ["0"]}}
-      budget: {{total_cost: 60.0}}
 """
 
 
@@ -81,10 +59,7 @@ def tiny(tmp_path, monkeypatch):
 
 
 def shop_config(folder: Path, experiment: str, label: str = "offer_response"):
-    path = folder / f"{experiment}.yaml"
-    text = SHOP_CONFIG.format(experiment=experiment, label=label)
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
+    return write_small_shop_config(folder, experiment=experiment, label=label)
 
 
 def json_lines(text: str) -> list[dict]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import textwrap
 
 import numpy as np
 import pandas as pd
@@ -16,6 +15,7 @@ from referral_propensity.explain import explain_customer, format_value, top_reas
 from referral_propensity.score import REASON_COLUMNS, SCORE_COLUMNS, score_customers
 from referral_propensity.selection import Offer
 from small_model import fit_small_model, seeded_customers
+from small_shop import write_small_shop_config
 
 FEATURE_COLUMNS = ["recency_days", "n_orders", "spend_total", "spend_mean"]
 SEGMENT_FEATURES = ["recency_days", "n_orders", "spend_total"]
@@ -310,29 +310,6 @@ def test_empty_scores_with_reasons_have_the_reason_columns(model, frame):
     assert tuple(scores.columns) == (*SCORE_COLUMNS, *REASON_COLUMNS)
 
 
-SMALL_CONFIG = """
-    experiment_name: explain
-    model_name: rp-explain
-    seed: 3
-    data:
-      source: synthetic
-      synthetic: {n_customers: 3000, start: 2023-01-01, end: 2025-06-30, seed: 11}
-    segments: {k_min: 2, k_max: 4}
-    label: {kind: offer_response, horizon_days: 60}
-    training:
-      n_snapshots: 3
-      snapshot_step_days: 45
-      lightgbm: {num_boost_round: 200, min_child_samples: 50}
-    scoring:
-      catalog:
-        - {offer_type: discount, cost: 0.5, value: 30.0}
-        - {offer_type: freebie, cost: 0.4, value: 30.0}
-        - {offer_type: early_access, cost: 0.2, value: 30.0}
-        - {offer_type: personal_message, cost: 0.2, value: 30.0, segments: ["0"]}
-      budget: {total_cost: 60.0}
-"""
-
-
 def _invoke(*args: str):
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
@@ -341,8 +318,7 @@ def _invoke(*args: str):
 def scored_shop(tmp_path_factory):
     """One `run` of a small synthetic shop, with its own MLflow store."""
     folder = tmp_path_factory.mktemp("explain")
-    config = folder / "explain.yaml"
-    config.write_text(textwrap.dedent(SMALL_CONFIG), encoding="utf-8")
+    config = write_small_shop_config(folder, experiment="explain")
     store = f"sqlite:///{folder / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", store)
