@@ -353,3 +353,25 @@ def test_cli_promote_and_rollback_exit_codes(store, tmp_path, good_model, test_r
     rolled = invoke("rollback", "--reason", "pilot was too small")
     assert rolled.exit_code == 0, rolled.output
     assert _aliases("rp-cli") == {"champion": "1"}
+
+
+def test_rollback_walks_the_champion_history_back_and_stops_at_the_first(
+    store, good_model, shuffled_model, test_rows
+):
+    name = "rp-history"
+    _log(good_model, name, test_rows)  # v1, the first champion
+    _log(shuffled_model, name, test_rows)  # v2, a challenger
+    # champions in turn: 1, 2, 1
+    tracking.promote_version(name, "2", reason="pilot", experiment_name=EXPERIMENT)
+    tracking.promote_version(name, "1", reason="back", experiment_name=EXPERIMENT)
+
+    steps = [
+        tracking.rollback_champion(name, reason="undo", experiment_name=EXPERIMENT)
+        for _ in range(2)
+    ]
+
+    # back to 2, then to the first champion, never round in a circle
+    assert [(c.version, c.previous_champion) for c in steps] == [("2", "1"), ("1", "2")]
+    assert _aliases(name) == {"champion": "1"}
+    with pytest.raises(ModelNotFoundError, match="records no previous champion"):
+        tracking.rollback_champion(name, reason="undo", experiment_name=EXPERIMENT)

@@ -17,7 +17,9 @@ from referral_propensity.tracking.runs import (
     _alias_version,
     _clip_params,
     _utc_now,
+    champion_history,
     use_experiment,
+    write_champion_history,
 )
 
 logger = logging.getLogger(__name__)
@@ -90,7 +92,10 @@ def promote_version(
             f"pass another version, or use `referral-propensity rollback`"
         )
 
-    return _change_champion(
+    history = champion_history(client, model_name)
+    if previous and (not history or history[-1] != previous):
+        history.append(previous)  # a champion from before the history was kept
+    change = _change_champion(
         client,
         model_name,
         version,
@@ -101,6 +106,8 @@ def promote_version(
         version_tags={"promoted_reason": reason, "previous_champion": previous or ""},
         timestamp_tag="promoted_at",
     )
+    write_champion_history(client, model_name, [*history, version])
+    return change
 
 
 def rollback_champion(
@@ -133,10 +140,12 @@ def rollback_champion(
 
     Notes
     -----
-    The previous champion is the ``previous_champion`` tag of the current
-    champion, set when it was promoted by training or by
-    :func:`promote_version`. The restored version keeps its own
-    ``previous_champion``, so rolling back again steps further back. It gets
+    The registered model's ``champion_history`` tag lists the champions in
+    the order they took over (training and :func:`promote_version` add to
+    it); a rollback goes to the one before the current and drops the current
+    from the list, so rolling back again steps further back until the first
+    champion. Without a history, the current champion's
+    ``previous_champion`` tag is used. It gets
     the tags ``rollback_reason``, ``rollback_at`` (UTC, ISO 8601) and
     ``rolled_back_from``; the rolled-back version loses every alias. A run
     with tag ``stage`` = ``rollback`` records the change.
@@ -150,8 +159,14 @@ def rollback_champion(
             f"{model_name} has no champion to roll back (versions: "
             f"{', '.join(versions)}); make one with `referral-propensity promote`"
         )
-    tags = client.get_model_version(model_name, current).tags
-    target = tags.get("previous_champion", "")
+    history = champion_history(client, model_name)
+    if history and history[-1] == current:
+        # walk back the history: the champion before the current one, if any
+        target = history[-2] if len(history) >= 2 else ""
+        remaining = history[:-1]
+    else:  # no history recorded (older registries): the previous_champion tag
+        tags = client.get_model_version(model_name, current).tags
+        target, remaining = tags.get("previous_champion", ""), None
     if not target:
         raise ModelNotFoundError(
             f"champion version {current} of {model_name} records no previous "
@@ -166,7 +181,7 @@ def rollback_champion(
             f"`referral-propensity promote`"
         )
 
-    return _change_champion(
+    change = _change_champion(
         client,
         model_name,
         target,
@@ -177,6 +192,9 @@ def rollback_champion(
         version_tags={"rollback_reason": reason, "rolled_back_from": current},
         timestamp_tag="rollback_at",
     )
+    if remaining is not None:
+        write_champion_history(client, model_name, remaining)
+    return change
 
 
 def _change_champion(

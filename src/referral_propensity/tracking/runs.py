@@ -254,6 +254,10 @@ def log_training_run(
         client.set_registered_model_alias(
             model_name, CHAMPION if promoted else CHALLENGER, version
         )
+        if promoted:
+            write_champion_history(
+                client, model_name, [*champion_history(client, model_name), version]
+            )
         for key, value in version_tags.items():
             client.set_model_version_tag(model_name, version, key, value)
         logger.info("Registered %s version %s: %s", model_name, version, decision)
@@ -515,6 +519,23 @@ def _alias_version(client, model_name: str, alias: str) -> str | None:
         return str(client.get_model_version_by_alias(model_name, alias).version)
     except MlflowException:
         return None
+
+
+#: registered-model tag: the champions in the order they took over, oldest first
+CHAMPION_HISTORY_TAG = "champion_history"
+
+
+def champion_history(client, model_name: str) -> list[str]:
+    """Versions that were champion, oldest first (what rollback walks back)."""
+    tags = client.get_registered_model(model_name).tags
+    return [v for v in tags.get(CHAMPION_HISTORY_TAG, "").split(",") if v]
+
+
+def write_champion_history(client, model_name: str, versions: list[str]) -> None:
+    """Record the champion history (the last 200 changes)."""
+    client.set_registered_model_tag(
+        model_name, CHAMPION_HISTORY_TAG, ",".join(versions[-200:])
+    )
 
 
 def _utc_now() -> str:
