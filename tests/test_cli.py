@@ -106,7 +106,7 @@ def test_run_leaves_training_and_scoring_runs_and_a_champion(finished_run):
     )
     children = runs[runs["tags.stage"] != "job"]
     assert (children["tags.mlflow.parentRunId"] == parent["run_id"]).all()
-    assert parent["tags.mlflow.runName"].startswith("run small as_of=default data=")
+    assert parent["tags.mlflow.runName"].startswith("run small as_of=2025-07-01 data=")
     train = runs[runs["tags.stage"] == "train"].iloc[0]
     for metric in (
         "roc_auc",

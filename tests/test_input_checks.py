@@ -64,3 +64,17 @@ def test_order_by_a_column_the_customers_lack_is_refused():
 
     with pytest.raises(InputValidationError, match="segments.order_by names 'nosuch'"):
         Segmenter(order_by="nosuch", k_min=2, k_max=3).fit(frame)
+
+
+def test_dry_run_finds_a_missing_label_column_like_the_real_run(tmp_path):
+    text = open("configs/ifood.yaml", encoding="utf-8").read()
+    config = tmp_path / "ifood-bad.yaml"
+    config.write_text(text.replace("column: Response", "column: nosuchcol"))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+        result = _invoke("train", "--config", str(config), "--dry-run")
+
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "no label column 'nosuchcol'" in result.output
+    assert not (tmp_path / "mlflow.db").exists()

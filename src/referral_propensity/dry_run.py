@@ -16,6 +16,7 @@ import pandas as pd
 
 from referral_propensity import pipeline, tracking
 from referral_propensity.config import Config
+from referral_propensity.customer_level import build_customer_features
 from referral_propensity.errors import (
     InputValidationError,
     ModelNotFoundError,
@@ -73,6 +74,8 @@ def plan_training(
     """
     label = config.label
     if tables.customer_level:
+        # the same label checks as training (a missing column, values not 0/1)
+        build_customer_features(tables, label_column=label.column)
         features = pipeline.marked_features(config, tables, None).frame
         lines = [
             (

@@ -118,7 +118,8 @@ def run_training(
     _log_segments_run(config, tables, result, by_segment, test_day)
     logged = tracking.log_training_run(
         experiment_name=config.resolved_experiment_name,
-        run_name=f"train {config.resolved_experiment_name} as_of={test_day} data={tables.short_hash()}",
+        run_name=f"train {config.resolved_experiment_name} as_of={test_day or 'no-dates'} "
+        f"data={tables.short_hash()}",
         model_name=config.model_name,
         model=result.model,
         params=params,
@@ -164,7 +165,7 @@ def _log_segments_run(config, tables, result, by_segment, test_day) -> str:
     )
     return tracking.log_child_run(
         experiment_name=config.resolved_experiment_name,
-        run_name=f"segments {config.resolved_experiment_name} as_of={test_day} "
+        run_name=f"segments {config.resolved_experiment_name} as_of={test_day or 'no-dates'} "
         f"data={tables.short_hash()}",
         params={
             f"segments.{k}": str(v) for k, v in config.segments.model_dump().items()
@@ -266,7 +267,7 @@ def run_scoring(
     )
     run_id = tracking.log_scoring_run(
         experiment_name=config.resolved_experiment_name,
-        run_name=f"score {config.resolved_experiment_name} as_of={day} model=v{loaded.version or '?'}",
+        run_name=f"score {config.resolved_experiment_name} as_of={day or 'no-dates'} model=v{loaded.version or '?'}",
         params={
             **job_params(config, tables),
             "scoring.as_of_used": str(day),
@@ -316,7 +317,9 @@ def run_scoring(
 def job_run(config: Config, tables: Tables, *, command: str, as_of: dt.date | None):
     """The parent run of one job: its steps' runs (segments, train, score) are children."""
     name = config.resolved_experiment_name
-    day = as_of or "default"
+    if as_of is None:
+        as_of = (test_as_of if command == "train" else scoring_as_of)(config, tables)
+    day = as_of or "no-dates"
     with tracking.parent_run(
         experiment_name=name,
         run_name=f"{command} {name} as_of={day} data={tables.short_hash()}",

@@ -64,11 +64,16 @@ def plot_feature_importance(importance: pd.DataFrame, *, top: int = 20):
     return figure
 
 
+def plain_label(text: str) -> str:
+    """Text drawn as written: a "$" would otherwise start maths markup."""
+    return str(text).replace("$", r"\$")
+
+
 def plot_segment_profile(profile: pd.DataFrame):
     """Segment sizes and past response rates."""
     figure, axis = plt.subplots(figsize=(8, 0.55 * len(profile) + 1.5))
     labels = [
-        f"{i}: {name}"
+        plain_label(f"{i}: {name}")
         for i, name in zip(profile["segment_id"], profile["segment_name"], strict=True)
     ]
     axis.barh(labels[::-1], profile["n_customers"].to_numpy()[::-1], color="#4c72b0")
@@ -82,6 +87,6 @@ def plot_segment_profile(profile: pd.DataFrame):
             )
         ):
             axis.text(n, y, f"  {rate:.1%} responded", va="center", fontsize=8)
-        axis.set_xlim(0, profile["n_customers"].max() * 1.35)
+        axis.set_xlim(0, profile["n_customers"].max() * 1.6)
     figure.tight_layout()
     return figure

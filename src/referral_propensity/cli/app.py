@@ -172,6 +172,10 @@ def setup_command(verbose: bool) -> None:
     global _stopped_by
     _stopped_by = None
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    import lightgbm
+
+    # LightGBM's own messages become log records, so --log-format json holds
+    lightgbm.register_logger(logging.getLogger("referral_propensity.lightgbm"))
     quiet, log_format = _output["quiet"], _output["log_format"]
     if quiet and verbose:
         raise typer.BadParameter(

@@ -180,6 +180,12 @@ def explain(
             top=top,
         )
         _echo_explanation(explanation, as_of=when, loaded=loaded)
+        row = frame[frame["customer_id"].astype(str) == str(customer_id)]
+        if "marketing_opt_in" in row and (row["marketing_opt_in"] == 0).any():
+            typer.echo(
+                "Not contactable: this customer opted out of marketing, so no "
+                "campaign selects them"
+            )
 
     guard(job)
 

@@ -233,7 +233,8 @@ def plot_budget_curve(curve: pd.DataFrame, *, n_selected: int | None = None):
 
 
 def _segment_labels(profile: pd.DataFrame):
-    return zip(profile["segment_id"], profile["segment_name"], strict=True)
+    names = [plots.plain_label(n) for n in profile["segment_name"]]
+    return zip(profile["segment_id"], names, strict=True)
 
 
 def _short_number(value: float, column: str) -> str:
