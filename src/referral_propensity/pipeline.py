@@ -256,6 +256,12 @@ def run_scoring(
         .rename("n_customers")
         .reset_index()
     )
+    for segment_id, part in scores.groupby("segment_id"):
+        metrics[f"segment_{segment_id}_n_customers"] = float(len(part))
+        metrics[f"segment_{segment_id}_mean_propensity"] = float(
+            part["propensity"].mean()
+        )
+        metrics[f"segment_{segment_id}_n_selected"] = float(part["selected"].sum())
     offers_chosen = (
         scores.groupby(["offer", "reason"], dropna=False)
         .agg(

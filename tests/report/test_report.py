@@ -978,3 +978,16 @@ def test_reports_of_a_real_job_lack_no_artifact(tmp_path, monkeypatch):
         page = _Page((tmp_path / "out" / f"report_{run_id}.html").read_text("utf-8"))
         assert all(not page.missing(s) for s in page.section_ids), kind
         assert page.body_rows("segment-table")
+
+
+def test_report_of_a_failed_run_says_so_first(tracking_store):
+    _, runs, _ = tracking_store
+    failed = tracking.read_run(runs["train_failed"], artifact_paths=TRAINING_ARTIFACTS)
+    finished = tracking.read_run(runs["train"], artifact_paths=TRAINING_ARTIFACTS)
+
+    failed_html = build_report_html(failed)
+    finished_html = build_report_html(finished)
+
+    assert "This run is FAILED" in failed_html
+    assert failed_html.index("This run is FAILED") < failed_html.index("Segments")
+    assert "This run is" not in finished_html

@@ -136,6 +136,20 @@ def build_report_html(
     else:
         sections = _training_sections(run)
         kind = "training"
+    if run.status != "FINISHED":
+        # a run that did not finish may lack a model, scores or some tables
+        sections.insert(
+            0,
+            Section(
+                "status",
+                f"This run is {run.status}",
+                render_note(
+                    f"The run ended {run.status}, not FINISHED: it may have "
+                    "registered no model or written no scores, and the figures "
+                    "below may be incomplete."
+                ),
+            ),
+        )
     title = f"Referral propensity report: {kind} run {run.run_name or run.run_id}"
     footer = (
         f"Generated {generated_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC from the "
