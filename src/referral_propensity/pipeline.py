@@ -238,6 +238,7 @@ def run_scoring(
         reasons=config.scoring.reasons,
     )
     propensity = scores["propensity"]
+    # Limitation: no drift measure against the training data is logged yet.
     metrics = {
         "rows_in": float(len(features.frame)),
         "rows_scored": float(len(scores)),

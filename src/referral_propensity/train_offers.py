@@ -246,6 +246,8 @@ def _offer_snapshots(tables, rows, settings, event_types) -> pd.DataFrame:
     """Features of every customer as of each day offers were sent."""
     frames = []
     days = sorted(set(rows["as_of"]))
+    # Limitation: one feature build per send day; offers sent on hundreds of
+    # distinct days make as many builds (campaign waves make a handful).
     for as_of in progress.iterate(days, "Building features for each campaign day"):
         features = build_features(
             tables,

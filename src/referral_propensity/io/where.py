@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 _MAX_VALUES_SHOWN = 20
 
 
+# Limitation: a condition is one value per column (equality); lists, ranges and
+# negation are not supported yet.
 def where_sql(source, found: list[str], raw_types: dict[str, str]) -> str:
     """SQL that is true on the rows ``source.where`` keeps.
 
