@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import narwhals as nw
 import numpy as np
@@ -14,6 +15,7 @@ from referral_propensity.engine import connect
 from referral_propensity.errors import InputValidationError
 from referral_propensity.features.engagement import build_engagement_features
 from referral_propensity.io.load import TableSource, load_table
+from referral_propensity.io.tables import load_tables
 
 TODAY = dt.date(2024, 9, 30)
 
@@ -173,3 +175,16 @@ def test_repeated_customers_are_named_in_the_error(write_file):
         InputValidationError, match=r"1 repeated customer_id value\(s\).*\(A\)"
     ):
         load_table(connect(), TableSource("customers", path=path), today=TODAY)
+
+
+def test_e_mail_addresses_as_customer_ids_are_warned_about(write_file, caplog):
+    path = write_file(
+        "transactions.csv",
+        "customer_id,timestamp,amount\nann@example.org,2024-01-01,10\nB2,2024-01-02,5\n",
+    )
+
+    with caplog.at_level(logging.WARNING):
+        load_tables(connect(), {"transactions": TableSource("transactions", path=path)})
+
+    assert "1 transactions row(s) have an e-mail address as customer_id" in caplog.text
+    assert "ann@example.org" not in caplog.text

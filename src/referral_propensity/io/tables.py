@@ -200,4 +200,21 @@ def load_tables(
                 raise
             # an empty optional table is as if it were not given
             logger.warning("%s; going on without the %s table", exc, name)
+    _warn_email_ids(con, loaded[main])
     return Tables(con=con, sources=sources, **loaded)
+
+
+def _warn_email_ids(con, table: LoadedTable) -> None:
+    """Warn when customer ids are e-mail addresses: ids appear in logs and scores."""
+    n_email = con.execute(
+        f"SELECT count(*) FILTER (WHERE regexp_matches(customer_id, "
+        f"'^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$')) FROM {table.relation.alias}"
+    ).fetchall()[0][0]
+    if n_email:
+        logger.warning(
+            "%d %s row(s) have an e-mail address as customer_id; ids are written "
+            "to the scores file and named in some log lines, so map an opaque id "
+            "(for example a number or a hash) onto customer_id instead",
+            n_email,
+            table.name,
+        )
