@@ -80,3 +80,19 @@ def seeded_customers(
             "label": label,
         }
     )
+
+
+def seeded_offer_responses(customers: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """One offer per customer at random: frequent buyers answer points, others discounts.
+
+    The true response probability is 0.8 when the offer fits (points for
+    n_orders >= 5, discount below) and 0.1 when it does not.
+    """
+    n = len(customers)
+    rng = np.random.default_rng(seed + 1)
+    offer_type = rng.choice(["discount", "points"], n)
+    fits = (customers["n_orders"] >= 5) == (offer_type == "points")
+    return customers.assign(
+        offer_type=offer_type,
+        label=(rng.random(n) < np.where(fits, 0.8, 0.1)).astype("int64"),
+    )

@@ -20,9 +20,9 @@ from referral_propensity.customer_level import (
     summarize_folds,
     train_customer_level,
 )
-from referral_propensity.datasets.bundled import bundled_path
 from referral_propensity.engine import connect
 from referral_propensity.errors import InputValidationError
+from referral_propensity.inputs import table_sources
 from referral_propensity.io.load import TableSource
 from referral_propensity.io.tables import load_tables
 
@@ -33,36 +33,15 @@ FEATURES_LOGGER = "referral_propensity.customer_level.features"
 def _config_run(name: str):
     """Load the bundled table of configs/<name>.yaml and train as it says."""
     config = load_config(CONFIGS / f"{name}.yaml")
-    table = config.data.customers
-    source = TableSource(
-        "customers",
-        path=bundled_path(table.path),
-        columns=dict(table.columns),
-        sep=table.sep,
-        decimal=table.decimal,
-        thousands=table.thousands,
-        date_format=table.date_format,
-        encoding=table.encoding,
-        where=dict(table.where),
-    )
-    tables = load_tables(connect(), {"customers": source})
+    tables = load_tables(connect(), table_sources(config))
     features = build_customer_features(tables, label_column=config.label.column)
-    segments = config.segments
     result = train_customer_level(
         features,
         cv_folds=config.training.cv_folds,
         calibration=config.training.calibration,
         early_stopping_rounds=config.training.early_stopping_rounds,
         lightgbm=dict(config.training.lightgbm),
-        segments={
-            "method": segments.method,
-            "k_min": segments.k_min,
-            "k_max": segments.k_max,
-            "criterion": segments.criterion,
-            "features": segments.features,
-            "order_by": segments.order_by,
-            "max_fit_rows": segments.max_fit_rows,
-        },
+        segments=config.segments.model_dump(),
         seed=config.seed,
     )
     return tables, features, result

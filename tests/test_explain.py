@@ -14,7 +14,7 @@ from referral_propensity.errors import InputValidationError
 from referral_propensity.explain import explain_customer, format_value, top_reasons
 from referral_propensity.score import REASON_COLUMNS, SCORE_COLUMNS, score_customers
 from referral_propensity.selection import Offer
-from small_model import fit_small_model, seeded_customers
+from small_model import fit_small_model, seeded_customers, seeded_offer_responses
 from small_shop import write_small_shop_config
 
 FEATURE_COLUMNS = ["recency_days", "n_orders", "spend_total", "spend_mean"]
@@ -31,16 +31,7 @@ def _customers(seed: int, n: int = 400) -> pd.DataFrame:
 
 
 def _offer_responses(seed: int, n: int = 1200) -> pd.DataFrame:
-    # frequent buyers (n_orders >= 5) answer points, the others discounts:
-    # probability 0.8 when the offer fits, 0.1 when it does not
-    customers = _customers(seed, n)
-    rng = np.random.default_rng(seed + 1)
-    offer_type = rng.choice(["discount", "points"], n)
-    fits = (customers["n_orders"] >= 5) == (offer_type == "points")
-    return customers.assign(
-        offer_type=offer_type,
-        label=(rng.random(n) < np.where(fits, 0.8, 0.1)).astype("int64"),
-    )
+    return seeded_offer_responses(_customers(seed, n), seed)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from referral_propensity.errors import InputValidationError
 from referral_propensity.io.write import write_scores
 from referral_propensity.score import SCORE_COLUMNS, predicted_spend, score_customers
 from referral_propensity.selection import Offer
-from small_model import fit_small_model, seeded_customers
+from small_model import fit_small_model, seeded_customers, seeded_offer_responses
 
 FEATURE_COLUMNS = ["recency_days", "n_orders", "spend_total", "spend_mean"]
 # spend_mean is left out of the segments so a test can set it freely
@@ -28,21 +28,7 @@ def _synthetic_customers(seed: int, n: int = 300) -> pd.DataFrame:
 
 
 def _offer_responses(seed: int, n: int = 1200) -> pd.DataFrame:
-    """Seeded offer responses: frequent buyers answer points, rare ones discounts.
-
-    Each row is one customer sent one offer at random. The true response
-    probability is 0.8 when the offer fits (points for n_orders >= 5, discount
-    below) and 0.1 when it does not.
-    """
-    customers = _synthetic_customers(seed, n)
-    rng = np.random.default_rng(seed + 1)
-    offer_type = rng.choice(["discount", "points"], n)
-    fits = (customers["n_orders"] >= 5) == (offer_type == "points")
-    p_true = np.where(fits, 0.8, 0.1)
-    return customers.assign(
-        offer_type=offer_type,
-        label=(rng.random(n) < p_true).astype("int64"),
-    )
+    return seeded_offer_responses(_synthetic_customers(seed, n), seed)
 
 
 @pytest.fixture(scope="module")

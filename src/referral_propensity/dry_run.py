@@ -27,7 +27,7 @@ from referral_propensity.io.tables import Tables, from_day
 from referral_propensity.labels import build_offer_response_rows, check_label_window
 from referral_propensity.score import choose_offers
 from referral_propensity.selection import offers_from_config
-from referral_propensity.train import snapshot_dates
+from referral_propensity.train import usable_snapshot_dates
 
 #: files the scoring step writes into the output folder
 SCORE_FILES = ("scores.parquet", "scores.csv")
@@ -214,20 +214,13 @@ def _plan_snapshots(config: Config, tables: Tables, test_day: dt.date) -> Plan:
     training = config.training
     horizon = config.label.horizon_days
     check_label_window(tables, as_of=test_day, horizon_days=horizon)
-    dates = snapshot_dates(
+    dates, usable = usable_snapshot_dates(
+        tables,
         test_day,
         horizon_days=horizon,
         n_snapshots=training.n_snapshots,
         step_days=training.snapshot_step_days,
     )
-    first_day, _ = tables.day_range()
-    usable = [d for d in dates if (d - dt.date(1970, 1, 1)).days > first_day]
-    if len(usable) < 2:
-        raise InputValidationError(
-            f"only {len(usable)} training snapshot(s) before test as_of {test_day} "
-            f"have data; lower training.n_snapshots or snapshot_step_days, or pick "
-            f"a later as_of"
-        )
     skipped = len(dates) - len(usable)
     end = test_day + dt.timedelta(days=horizon)
     return [

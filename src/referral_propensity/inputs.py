@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from referral_propensity.config import TABLE_NAMES, Config, TableConfig
+from referral_propensity.customer_level.features import customer_table_as_of
 from referral_propensity.customer_level.job import (
     customer_table_features,
 )
@@ -156,7 +157,7 @@ def scoring_as_of(
     if config.scoring.as_of is not None:
         return config.scoring.as_of
     if tables.customer_level:
-        return customer_table_features(config, tables).as_of
+        return customer_table_as_of(tables)
     today = to_day(dt.datetime.now(dt.UTC).date())
     alias = tables.transactions.relation.alias
     last = tables.con.execute(
@@ -184,7 +185,6 @@ def test_as_of(config: Config, tables: Tables, as_of: dt.date | None = None) -> 
 
 def training_settings(config: Config, as_of: dt.date) -> TrainingSettings:
     """Plain training arguments from the config."""
-    segments = config.segments
     return TrainingSettings(
         test_as_of=as_of,
         horizon_days=config.label.horizon_days,
@@ -199,16 +199,7 @@ def training_settings(config: Config, as_of: dt.date) -> TrainingSettings:
         early_stopping_rounds=config.training.early_stopping_rounds,
         early_stopping_metric=config.training.early_stopping_metric,
         lightgbm=dict(config.training.lightgbm),
-        segments={
-            "method": segments.method,
-            "k_min": segments.k_min,
-            "k_max": segments.k_max,
-            "criterion": segments.criterion,
-            "features": segments.features,
-            "order_by": segments.order_by,
-            "max_fit_rows": segments.max_fit_rows,
-            "attributes": segments.attributes,
-        },
+        segments=config.segments.model_dump(),
         extra_test_as_of=tuple(config.training.extra_test_as_of),
         seed=config.seed,
     )

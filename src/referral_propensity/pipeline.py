@@ -42,7 +42,7 @@ from referral_propensity.plots import (
     plot_segment_profile,
 )
 from referral_propensity.run_records import job_params, job_tags
-from referral_propensity.score import score_customers
+from referral_propensity.score import OFFER_COLUMN, score_customers
 from referral_propensity.selection import offers_from_config, selection_summary
 from referral_propensity.summaries import (
     budget_curve,
@@ -137,11 +137,7 @@ def run_training(
             ),
             "score_distribution": score_distribution(test["propensity"].to_numpy()),
         },
-        texts={
-            "config.yaml": yaml.safe_dump(
-                config.model_dump(mode="json"), sort_keys=False
-            )
-        },
+        texts={"config.yaml": _config_yaml(config)},
         test_features=test_features,
         test_labels=test_labels,
         promotion_margin=config.training.promotion_margin,
@@ -163,14 +159,14 @@ def _log_segments_run(config, tables, result, by_segment, test_day) -> str:
     metrics.update(
         {f"criterion_k{k}": float(v) for k, v in (segmenter.scores_ or {}).items()}
     )
-    return tracking.log_child_run(
+    return tracking.log_step_run(
         experiment_name=config.resolved_experiment_name,
         run_name=f"segments {config.resolved_experiment_name} as_of={test_day or 'no-dates'} "
         f"data={tables.short_hash()}",
         params={
-            f"segments.{k}": str(v) for k, v in config.segments.model_dump().items()
-        }
-        | {"segments.columns_used": ",".join(segmenter.columns_)},
+            **job_params(config, tables),
+            "segments.columns_used": ",".join(segmenter.columns_),
+        },
         metrics=metrics,
         tags=job_tags(config, tables, "segments"),
         figures={"segment_profile": plot_segment_profile(result.segment_profile)},
@@ -181,11 +177,15 @@ def _log_segments_run(config, tables, result, by_segment, test_day) -> str:
     )
 
 
+def _config_yaml(config: Config) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
 def check_model_inputs(loaded: tracking.LoadedModel, frame: pd.DataFrame) -> None:
     """Refuse scoring data that lack features the model was trained with."""
     # offer_type is not a table column: scoring sets it for each catalog offer
     missing = [
-        c for c in loaded.model.feature_columns if c not in frame and c != "offer_type"
+        c for c in loaded.model.feature_columns if c not in frame and c != OFFER_COLUMN
     ]
     if missing:
         shown = ", ".join(missing[:8]) + (", ..." if len(missing) > 8 else "")
@@ -272,7 +272,7 @@ def run_scoring(
         )
         .reset_index()
     )
-    run_id = tracking.log_scoring_run(
+    run_id = tracking.log_step_run(
         experiment_name=config.resolved_experiment_name,
         run_name=f"score {config.resolved_experiment_name} as_of={day or 'no-dates'} model=v{loaded.version or '?'}",
         params={
@@ -286,17 +286,13 @@ def run_scoring(
         metrics=metrics,
         # the run comes first, so new scores files always have a run behind them
         tags={**job_tags(config, tables, "score"), "scores_written": "false"},
-        texts={
-            "tables/segment_counts.csv": segment_counts.to_csv(index=False),
-            "tables/offers_chosen.csv": offers_chosen.to_csv(index=False),
-            "tables/budget_curve.csv": budget_curve(scores).to_csv(index=False),
-            "tables/score_distribution.csv": score_distribution(
-                scores["propensity"].to_numpy()
-            ).to_csv(index=False),
-            "config.yaml": yaml.safe_dump(
-                config.model_dump(mode="json"), sort_keys=False
-            ),
+        tables={
+            "segment_counts": segment_counts,
+            "offers_chosen": offers_chosen,
+            "budget_curve": budget_curve(scores),
+            "score_distribution": score_distribution(scores["propensity"].to_numpy()),
         },
+        texts={"config.yaml": _config_yaml(config)},
     )
     paths = write_scores(scores, folder)
     tracking.set_run_tag(run_id, "scores_written", "true")

@@ -250,15 +250,16 @@ def _propensities(
         )
         return predictions, propensities
 
-    # the segment comes from the segmenter alone, so the first offer's
-    # predictions give it for every offer
-    columns = {}
-    predictions = None
-    for offer in active:
-        predictions = model.predict_frame(
-            inactive.assign(**{OFFER_COLUMN: offer.offer_type})
-        )
-        columns[offer.offer_type] = predictions["propensity"].to_numpy()
+    # the segment comes from the segmenter alone: found once, with the first
+    # offer; the other offers need only the booster and the calibrator
+    first, *others = active
+    predictions = model.predict_frame(
+        inactive.assign(**{OFFER_COLUMN: first.offer_type})
+    )
+    columns = {first.offer_type: predictions["propensity"].to_numpy()}
+    for offer in others:
+        raw = model.raw_score(inactive.assign(**{OFFER_COLUMN: offer.offer_type}))
+        columns[offer.offer_type] = model.calibrate(raw)
     return predictions, pd.DataFrame(columns, index=predictions.index)
 
 

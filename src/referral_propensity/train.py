@@ -27,7 +27,7 @@ from referral_propensity.evaluate import evaluate_with_baselines
 from referral_propensity.features import build_features
 from referral_propensity.features.build import check_as_of
 from referral_propensity.inactivity import mark_inactive
-from referral_propensity.io.tables import Tables
+from referral_propensity.io.tables import Tables, to_day
 from referral_propensity.labels import (
     attach_labels,
     build_reactivation_labels,
@@ -110,6 +110,38 @@ def snapshot_dates(
     ]
 
 
+def usable_snapshot_dates(
+    tables: Tables,
+    test_as_of: dt.date,
+    *,
+    horizon_days: int,
+    n_snapshots: int,
+    step_days: int,
+) -> tuple[list[dt.date], list[dt.date]]:
+    """All training snapshot dates, and those after the first transaction.
+
+    Raises
+    ------
+    InputValidationError
+        When fewer than two snapshots have data.
+    """
+    dates = snapshot_dates(
+        test_as_of,
+        horizon_days=horizon_days,
+        n_snapshots=n_snapshots,
+        step_days=step_days,
+    )
+    first_day, _ = tables.day_range()
+    usable = [d for d in dates if to_day(d) > first_day]
+    if len(usable) < 2:
+        raise InputValidationError(
+            f"only {len(usable)} training snapshot(s) before test as_of "
+            f"{test_as_of} have data; lower training.n_snapshots or "
+            f"snapshot_step_days, or pick a later as_of"
+        )
+    return dates, usable
+
+
 def build_snapshot(
     tables: Tables, as_of: dt.date, settings: TrainingSettings, *, event_types
 ) -> pd.DataFrame:
@@ -156,20 +188,13 @@ def train_propensity_model(
     check_label_window(
         tables, as_of=settings.test_as_of, horizon_days=settings.horizon_days
     )
-    dates = snapshot_dates(
+    dates, usable = usable_snapshot_dates(
+        tables,
         settings.test_as_of,
         horizon_days=settings.horizon_days,
         n_snapshots=settings.n_snapshots,
         step_days=settings.snapshot_step_days,
     )
-    first_day, _ = tables.day_range()
-    usable = [d for d in dates if (d - dt.date(1970, 1, 1)).days > first_day]
-    if len(usable) < 2:
-        raise InputValidationError(
-            f"only {len(usable)} training snapshot(s) before test as_of "
-            f"{settings.test_as_of} have data; lower training.n_snapshots or "
-            f"snapshot_step_days, or pick a later as_of"
-        )
     if len(usable) < len(dates):
         logger.warning(
             "%d of %d training snapshots fall before the first transaction and are skipped",

@@ -299,6 +299,16 @@ def _is_date(values: pd.Series) -> bool:
     return isinstance(values.dtype, pd.DatetimeTZDtype)
 
 
+def customer_table_as_of(tables: Tables) -> dt.date | None:
+    """The default as_of of a customers table: the day after its latest date.
+
+    None when the table has no date column. The same date
+    :func:`build_customer_features` uses, without building the features.
+    """
+    customers, _ = _customers_frame(tables)
+    return _default_as_of(_read_text_dates(customers))
+
+
 def _default_as_of(frame: pd.DataFrame) -> dt.date | None:
     latest = [
         frame[c].max()

@@ -211,15 +211,9 @@ def log_training_run(
     use_experiment(experiment_name)
     client = MlflowClient()
     with mlflow.start_run(run_name=run_name, tags=tags, nested=_in_parent()) as run:
-        mlflow.log_params(_clip_params({**params, "promotion_margin": str(margin)}))
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
-        for name, figure in figures.items():
-            mlflow.log_figure(figure, f"plots/{name}.png")
-            plt.close(figure)
-        for name, table in tables.items():
-            mlflow.log_text(table.to_csv(index=False), f"tables/{name}.csv")
-        for name, text in texts.items():
-            mlflow.log_text(text, name)
+        _log_contents(
+            {**params, "promotion_margin": str(margin)}, metrics, figures, tables, texts
+        )
         version = _log_model(model, model_name, test_features)
 
         new_auc = _roc_auc(model, test_features, test_labels)
@@ -433,28 +427,6 @@ def _unwrap(pyfunc):
         return None
 
 
-def log_scoring_run(
-    *,
-    experiment_name: str,
-    run_name: str,
-    params: dict[str, str],
-    metrics: dict[str, float],
-    tags: dict[str, str],
-    texts: dict[str, str] | None = None,
-    tables: dict[str, pd.DataFrame] | None = None,
-) -> str:
-    """Log a scoring run (counts, score quantiles, model version); return its id."""
-    use_experiment(experiment_name)
-    with mlflow.start_run(run_name=run_name, tags=tags, nested=_in_parent()) as run:
-        mlflow.log_params(_clip_params(params))
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
-        for name, text in (texts or {}).items():
-            mlflow.log_text(text, name)
-        for name, table in (tables or {}).items():
-            mlflow.log_text(table.to_csv(index=False), f"tables/{name}.csv")
-        return run.info.run_id
-
-
 @contextlib.contextmanager
 def parent_run(
     *, experiment_name: str, run_name: str, tags: dict[str, str], params: dict[str, str]
@@ -469,7 +441,7 @@ def parent_run(
         yield run.info.run_id
 
 
-def log_child_run(
+def log_step_run(
     *,
     experiment_name: str,
     run_name: str,
@@ -478,18 +450,29 @@ def log_child_run(
     tags: dict[str, str],
     figures: dict[str, Any] | None = None,
     tables: dict[str, pd.DataFrame] | None = None,
+    texts: dict[str, str] | None = None,
 ) -> str:
-    """Log a small run (a step such as segmentation); a child when a parent is open."""
+    """Log one step's run (segmentation, scoring); a child when a parent is open.
+
+    Returns the run id.
+    """
     use_experiment(experiment_name)
     with mlflow.start_run(run_name=run_name, tags=tags, nested=_in_parent()) as run:
-        mlflow.log_params(_clip_params(params))
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
-        for name, figure in (figures or {}).items():
-            mlflow.log_figure(figure, f"plots/{name}.png")
-            plt.close(figure)
-        for name, table in (tables or {}).items():
-            mlflow.log_text(table.to_csv(index=False), f"tables/{name}.csv")
+        _log_contents(params, metrics, figures, tables, texts)
         return run.info.run_id
+
+
+def _log_contents(params, metrics, figures=None, tables=None, texts=None) -> None:
+    """Params, finite metrics, figures, CSV tables and texts of the active run."""
+    mlflow.log_params(_clip_params(params))
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+    for name, figure in (figures or {}).items():
+        mlflow.log_figure(figure, f"plots/{name}.png")
+        plt.close(figure)
+    for name, table in (tables or {}).items():
+        mlflow.log_text(table.to_csv(index=False), f"tables/{name}.csv")
+    for name, text in (texts or {}).items():
+        mlflow.log_text(text, name)
 
 
 def _in_parent() -> bool:
